@@ -1,0 +1,47 @@
+package abi
+
+// The wasmgate extension namespace. Gateway-specific host calls live in
+// their own import module so a Proxy-Wasm plugin that does not use them
+// stays portable to Envoy and other hosts. All functions return a Status
+// like the Proxy-Wasm ones and write results through return pointers
+// allocated with proxy_on_memory_allocate.
+const ExtModule = "wasmgate"
+
+// Extension host functions (import module "wasmgate").
+const (
+	// ExtGetStageVariable(name_ptr, name_size, return_value_ptr, return_value_size)
+	// reads a stage variable of the stage serving the current request.
+	ExtGetStageVariable = "get_stage_variable"
+	// ExtGetRouteParam(name_ptr, name_size, return_value_ptr, return_value_size)
+	// reads a path parameter of the matched route ({id}, {proxy+}).
+	ExtGetRouteParam = "get_route_param"
+	// ExtTokenBucketTake(key_ptr, key_size, rate_milli_per_sec i64, burst,
+	// cost, return_remaining_ptr, return_retry_after_ms_ptr) takes cost tokens
+	// from the bucket named key. Returns OK when granted, EMPTY when throttled.
+	ExtTokenBucketTake = "token_bucket_take"
+	// ExtCacheGet(key_ptr, key_size, return_value_ptr, return_value_size)
+	// reads the stage's response cache; NOT_FOUND on a miss.
+	ExtCacheGet = "cache_get"
+	// ExtCachePut(key_ptr, key_size, value_ptr, value_size, ttl_ms) stores
+	// an entry in the stage's response cache.
+	ExtCachePut = "cache_put"
+	// ExtUsagePlan(key_ptr, key_size, return_value_ptr, return_value_size)
+	// returns the JSON usage plan attached to an API key id.
+	ExtUsagePlan = "usage_plan"
+)
+
+// ExtFunctions lists the wasmgate extension functions and signatures.
+var ExtFunctions = map[string]Signature{
+	ExtGetStageVariable: {i32s(4), i32s(1)},
+	ExtGetRouteParam:    {i32s(4), i32s(1)},
+	ExtTokenBucketTake:  {[]ValType{I32, I32, I64, I32, I32, I32, I32}, i32s(1)},
+	ExtCacheGet:         {i32s(4), i32s(1)},
+	ExtCachePut:         {i32s(5), i32s(1)},
+	ExtUsagePlan:        {i32s(4), i32s(1)},
+}
+
+// ExportYield is the optional export a standard-Go plugin offers so the host
+// can give the guest's scheduler a turn between calls: goroutines a plugin
+// starts only run while the guest is executing. The Go SDK exports it; the
+// host calls it every few calls and ignores its absence.
+const ExportYield = "wasmgate_yield"
