@@ -1,0 +1,346 @@
+package wasm
+
+import (
+	"context"
+	"errors"
+	"os"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/wasmgate/wasmgate/abi"
+)
+
+func TestHeadersAddedOnRequestAndResponse(t *testing.T) {
+	e := newEngine(t, EngineConfig{})
+	p := newPlugin(t, e, guest(t, "rawguest"), PluginConfig{Name: "rawguest", Config: []byte("hello")})
+	h := newFakeStream()
+	s, err := p.NewStream(context.Background(), h)
+	if err != nil {
+		t.Fatal(err)
+	}
+	act, err := s.OnRequestHeaders(h.reqHeaders.Len(), true)
+	if err != nil || act != abi.ActionContinue {
+		t.Fatalf("on_request_headers: %v %v", act, err)
+	}
+	if v, _ := h.reqHeaders.Get("x-added"); v != "hello" {
+		t.Fatalf("x-added = %q; headers %v", v, h.reqHeaders.Pairs)
+	}
+	if _, err := s.OnResponseHeaders(h.respHeaders.Len(), false); err != nil {
+		t.Fatal(err)
+	}
+	if v, _ := h.respHeaders.Get("x-plugin"); v != "rawguest" {
+		t.Fatalf("x-plugin = %q", v)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestLocalResponse403(t *testing.T) {
+	e := newEngine(t, EngineConfig{})
+	p := newPlugin(t, e, guest(t, "rawguest"), PluginConfig{})
+	h := newFakeStream([2]string{"x-deny", "1"})
+	s, err := p.NewStream(context.Background(), h)
+	if err != nil {
+		t.Fatal(err)
+	}
+	act, err := s.OnRequestHeaders(h.reqHeaders.Len(), true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if act != abi.ActionPause || h.local == nil || h.local.StatusCode != 403 || string(h.local.Body) != "denied by rawguest" || h.local.StatusDetails != "rawguest_deny" {
+		t.Fatalf("want a 403 local response and PAUSE, got %v %+v", act, h.local)
+	}
+	s.Close()
+}
+
+// TestLoopingPluginFailsWithinDeadline: a plugin that loops forever fails
+// its own call with ErrDeadline, the instance is replaced, and concurrent
+// requests on other instances keep succeeding meanwhile.
+func TestLoopingPluginFailsWithinDeadline(t *testing.T) {
+	e := newEngine(t, EngineConfig{})
+	const timeout = 50 * time.Millisecond
+	p := newPlugin(t, e, guest(t, "rawguest"), PluginConfig{PoolMin: 2, PoolMax: 4, CallTimeout: timeout})
+
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	var ok, failed sync.Map
+	for w := 0; w < 2; w++ {
+		wg.Add(1)
+		go func(w int) {
+			defer wg.Done()
+			n := 0
+			for {
+				select {
+				case <-stop:
+					ok.Store(w, n)
+					return
+				default:
+				}
+				h := newFakeStream()
+				s, err := p.NewStream(context.Background(), h)
+				if err != nil {
+					failed.Store(w, err)
+					return
+				}
+				if _, err := s.OnRequestHeaders(3, true); err != nil {
+					// Only a stream that shared the looping instance may fail.
+					if !errors.Is(err, ErrInstanceLost) {
+						failed.Store(w, err)
+					}
+				} else if v, _ := h.reqHeaders.Get("x-added"); v != "" {
+					failed.Store(w, errors.New("unexpected header value"))
+				}
+				s.Close()
+				n++
+			}
+		}(w)
+	}
+
+	h := newFakeStream([2]string{"x-loop", "1"})
+	s, err := p.NewStream(context.Background(), h)
+	if err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	_, err = s.OnRequestHeaders(4, true)
+	elapsed := time.Since(start)
+	close(stop)
+	wg.Wait()
+	if !errors.Is(err, ErrDeadline) {
+		t.Fatalf("want ErrDeadline, got %v", err)
+	}
+	var ce *CallError
+	if !errors.As(err, &ce) || ce.Callback != abi.ExportOnRequestHeaders || !strings.HasPrefix(ce.Digest, "sha256:") {
+		t.Fatalf("want a CallError naming the callback and digest, got %#v", err)
+	}
+	t.Logf("looping call stopped after %v (deadline %v): %v", elapsed, timeout, err)
+	if elapsed > 20*timeout {
+		t.Errorf("looping call took %v, far past its %v deadline", elapsed, timeout)
+	}
+	failed.Range(func(k, v any) bool {
+		t.Errorf("worker %v: %v", k, v)
+		return true
+	})
+	total := 0
+	ok.Range(func(_, v any) bool { total += v.(int); return true })
+	t.Logf("%d concurrent requests succeeded meanwhile", total)
+	if total == 0 {
+		t.Error("no concurrent request completed while the plugin looped")
+	}
+	s.Close()
+	waitFor(t, "pool refill", func() bool {
+		st := p.Stats()
+		return st.Discarded >= 1 && st.Live >= 2
+	})
+	// The plugin still serves.
+	h2 := newFakeStream()
+	s2, err := p.NewStream(context.Background(), h2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s2.OnRequestHeaders(3, true); err != nil {
+		t.Fatal(err)
+	}
+	s2.Close()
+}
+
+func TestTrapFailsOnlyThatRequest(t *testing.T) {
+	logs := &logRecorder{}
+	e := newEngine(t, EngineConfig{Log: logs.log})
+	p := newPlugin(t, e, guest(t, "rawguest"), PluginConfig{PoolMin: 1, PoolMax: 1})
+	// A stream bound to the same instance, paused between callbacks.
+	other := newFakeStream()
+	so, err := p.NewStream(context.Background(), other)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := newFakeStream([2]string{"x-panic", "1"})
+	s, err := p.NewStream(context.Background(), h)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = s.OnRequestHeaders(4, true)
+	if !errors.Is(err, ErrTrap) {
+		t.Fatalf("want ErrTrap, got %v", err)
+	}
+	if !strings.Contains(err.Error(), "panic requested") {
+		t.Errorf("the error should carry the guest's panic message: %v", err)
+	}
+	s.Close()
+	select {
+	case ferr := <-other.failed:
+		if !errors.Is(ferr, ErrInstanceLost) {
+			t.Fatalf("other stream: %v", ferr)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("the other stream on the poisoned instance was not told")
+	}
+	if _, err := so.OnRequestHeaders(3, true); !errors.Is(err, ErrInstanceLost) {
+		t.Fatalf("other stream's next callback: %v", err)
+	}
+	so.Close()
+	if !logs.contains("panic requested") {
+		t.Error("the guest's panic output should reach the log")
+	}
+	// A new request gets the refilled instance.
+	waitFor(t, "refill", func() bool { return p.Stats().Live == 1 })
+	h2 := newFakeStream()
+	s2, err := p.NewStream(context.Background(), h2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s2.OnRequestHeaders(3, true); err != nil {
+		t.Fatal(err)
+	}
+	s2.Close()
+}
+
+func TestMemoryBombHitsLimit(t *testing.T) {
+	e := newEngine(t, EngineConfig{})
+	p := newPlugin(t, e, guest(t, "rawguest"), PluginConfig{PoolMin: 1, MemoryLimit: 48 << 20, CallTimeout: 5 * time.Second})
+	h := newFakeStream([2]string{"x-bomb", "1"})
+	s, err := p.NewStream(context.Background(), h)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = s.OnRequestHeaders(4, true)
+	if !errors.Is(err, ErrMemoryLimit) {
+		t.Fatalf("want ErrMemoryLimit, got %v", err)
+	}
+	s.Close()
+	waitFor(t, "refill", func() bool { return p.Stats().Live == 1 })
+}
+
+func TestConfigurationRejected(t *testing.T) {
+	e := newEngine(t, EngineConfig{})
+	_, err := newPluginE(e, guest(t, "rawguest"), PluginConfig{Name: "strict", Config: []byte("reject")})
+	if !errors.Is(err, ErrPluginRejected) {
+		t.Fatalf("want ErrPluginRejected, got %v", err)
+	}
+	for _, want := range []string{"plugin[strict@sha256:", "proxy_on_configure", "rejected on purpose"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error %q should mention %q", err, want)
+		}
+	}
+}
+
+func TestCompileRejectsBadModules(t *testing.T) {
+	e := newEngine(t, EngineConfig{})
+	tests := []struct {
+		name, wat string
+		data      []byte
+		want      string
+	}{
+		{name: "not wasm", data: []byte("hello"), want: "not a valid Wasm module"},
+		{name: "empty", data: nil, want: "not a valid Wasm module"},
+		{name: "no abi marker", data: mustWat(t, `(module (memory (export "memory") 1) (func (export "proxy_on_memory_allocate") (param i32) (result i32) i32.const 0))`), want: "proxy_abi_version"},
+		{name: "unknown import", data: mustWat(t, `(module (import "env" "proxy_teleport" (func (param i32) (result i32))) (memory (export "memory") 1) (func (export "proxy_abi_version_0_2_1")) (func (export "proxy_on_memory_allocate") (param i32) (result i32) i32.const 0))`), want: "env.proxy_teleport"},
+		{name: "bad callback signature", data: mustWat(t, `(module (memory (export "memory") 1) (func (export "proxy_abi_version_0_2_1")) (func (export "proxy_on_memory_allocate") (param i32) (result i32) i32.const 0) (func (export "proxy_on_request_headers") (param i32) (result i32) i32.const 0))`), want: "proxy_on_request_headers with signature"},
+		{name: "no allocator", data: mustWat(t, `(module (memory (export "memory") 1) (func (export "proxy_abi_version_0_2_1")))`), want: "proxy_on_memory_allocate"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := e.Compile(context.Background(), tt.data)
+			if err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Fatalf("want an error mentioning %q, got %v", tt.want, err)
+			}
+		})
+	}
+}
+
+func TestCompileCacheAndDigest(t *testing.T) {
+	dir := t.TempDir()
+	wasm := guest(t, "minimal")
+	e := newEngine(t, EngineConfig{CacheDir: dir})
+	m1, err := e.Compile(context.Background(), wasm)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m2, err := e.Compile(context.Background(), wasm)
+	if err != nil || m1 != m2 {
+		t.Fatalf("second compile should hit the cache: %v %p %p", err, m1, m2)
+	}
+	if m1.Digest() != Digest(wasm) || m1.ABIVersion() != "0.2.1" {
+		t.Fatalf("digest %s abi %s", m1.Digest(), m1.ABIVersion())
+	}
+	entries, err := os.ReadDir(dir)
+	if err != nil || len(entries) == 0 {
+		t.Fatalf("compilation cache dir is empty: %v", err)
+	}
+	// A second engine on the same directory reuses the machine code.
+	e2 := newEngine(t, EngineConfig{CacheDir: dir})
+	start := time.Now()
+	if _, err := e2.Compile(context.Background(), wasm); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("compile with a warm on-disk cache: %v", time.Since(start))
+}
+
+func TestUnimplementedImportsLink(t *testing.T) {
+	// A module importing every host function links; unbuilt ones answer
+	// UNIMPLEMENTED. Here: proxy_grpc_cancel.
+	wasm := mustWat(t, `(module
+	  (import "env" "proxy_grpc_cancel" (func $cancel (param i32) (result i32)))
+	  (memory (export "memory") 1)
+	  (global $st (mut i32) (i32.const -1))
+	  (func (export "proxy_abi_version_0_2_1"))
+	  (func (export "proxy_on_memory_allocate") (param i32) (result i32) i32.const 1024)
+	  (func (export "proxy_on_vm_start") (param i32 i32) (result i32)
+	    (global.set $st (call $cancel (i32.const 1)))
+	    (i32.eq (global.get $st) (i32.const 12))))`)
+	e := newEngine(t, EngineConfig{})
+	if _, err := newPluginE(e, wasm, PluginConfig{PoolMin: 1}); err != nil {
+		t.Fatalf("proxy_grpc_cancel should return UNIMPLEMENTED (12): %v", err)
+	}
+}
+
+// TestMillionCallsKeepRSSBounded drives 1,000,000 calls through a
+// standard-Go plugin that allocates on every request and reports the host's
+// resident set size as it goes.
+func TestMillionCallsKeepRSSBounded(t *testing.T) {
+	if testing.Short() {
+		t.Skip("long: 1,000,000 guest calls")
+	}
+	e := newEngine(t, EngineConfig{})
+	p := newPlugin(t, e, guest(t, "rawguest"), PluginConfig{Config: []byte("v"), PoolMin: 2, PoolMax: 2, RecycleAfterCalls: 200_000})
+	const calls = 1_000_000
+	var base uint64
+	h := newFakeStream()
+	for i := 0; i < calls/2; i++ { // each stream makes two calls: context create + headers
+		h.reqHeaders.Pairs = h.reqHeaders.Pairs[:3]
+		s, err := p.NewStream(context.Background(), h)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s.OnRequestHeaders(3, true); err != nil {
+			t.Fatal(err)
+		}
+		s.Close()
+		if i == 20_000 {
+			base = rssBytes(t)
+		}
+		if i%100_000 == 0 && i > 0 {
+			t.Logf("after %7d calls: RSS %d MiB, pool %+v", 2*i, rssBytes(t)>>20, p.Stats())
+		}
+	}
+	end := rssBytes(t)
+	t.Logf("RSS after warm-up %d MiB, after %d calls %d MiB; pool %+v", base>>20, calls, end>>20, p.Stats())
+	if end > base+256<<20 {
+		t.Fatalf("RSS grew by %d MiB over %d calls", (end-base)>>20, calls)
+	}
+}
+
+func rssBytes(t testing.TB) uint64 {
+	b, err := os.ReadFile("/proc/self/statm")
+	if err != nil {
+		t.Skip("no /proc/self/statm")
+	}
+	var size, rss uint64
+	if _, err := fmtSscan(string(b), &size, &rss); err != nil {
+		t.Fatal(err)
+	}
+	return rss * uint64(os.Getpagesize())
+}

@@ -1,0 +1,3 @@
+module rawguest
+
+go 1.26
