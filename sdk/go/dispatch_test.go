@@ -1,0 +1,278 @@
+//go:build !wasip1
+
+package sdk
+
+import (
+	"errors"
+	"reflect"
+	"strings"
+	"testing"
+
+	"github.com/wasmgate/wasmgate/abi"
+)
+
+// These tests run the dispatcher natively (no host: host calls fail with
+// errNotInHost). The end-to-end behaviour in the real host is covered by
+// sdk_test.go through sdktest.
+
+func newDispatcher(f func(uint32) RootContext) *dispatcher {
+	return &dispatcher{
+		newRoot:  f,
+		roots:    map[uint32]RootContext{},
+		https:    map[uint32]httpEntry{},
+		callouts: map[uint32]callout{},
+	}
+}
+
+type testRoot struct {
+	DefaultRootContext
+	started  bool
+	panicVM  bool
+	newHTTP  func(id uint32) HTTPContext
+	gotTicks int
+}
+
+func (r *testRoot) OnVMStart(int) bool {
+	if r.panicVM {
+		panic("vm start")
+	}
+	return true
+}
+
+func (r *testRoot) OnPluginStart(int) bool { r.started = true; return true }
+func (r *testRoot) OnTick()                { r.gotTicks++ }
+func (r *testRoot) NewHTTPContext(id uint32) HTTPContext {
+	if r.newHTTP == nil {
+		return nil
+	}
+	return r.newHTTP(id)
+}
+
+type testHTTP struct {
+	DefaultHTTPContext
+	panicHeaders bool
+	calls        int
+	done         int
+}
+
+func (c *testHTTP) OnHTTPRequestHeaders(int, bool) Action {
+	c.calls++
+	if c.panicHeaders {
+		panic("boom")
+	}
+	return ActionPause
+}
+
+func (c *testHTTP) OnHTTPStreamDone() { c.done++ }
+
+func TestRootLifecycle(t *testing.T) {
+	r := &testRoot{}
+	d := newDispatcher(func(uint32) RootContext { return r })
+	d.onContextCreate(1, 0)
+	if !d.onVMStart(1, 0) || !d.onConfigure(1, 2) || !r.started {
+		t.Fatal("root start")
+	}
+	d.onTick(1)
+	if r.gotTicks != 1 {
+		t.Fatal("tick not delivered")
+	}
+	if !d.onDone(1) {
+		t.Fatal("on_done")
+	}
+	d.onDelete(1)
+	if len(d.roots) != 0 {
+		t.Fatal("root not deleted")
+	}
+}
+
+func TestRootCreatedLazily(t *testing.T) {
+	r := &testRoot{}
+	d := newDispatcher(func(uint32) RootContext { return r })
+	if !d.onVMStart(7, 0) || d.roots[7] != r {
+		t.Fatal("a host that skips proxy_on_context_create for the root still gets one")
+	}
+}
+
+func TestNoRootContextRejects(t *testing.T) {
+	d := newDispatcher(nil)
+	d.onContextCreate(1, 0)
+	if d.onVMStart(1, 0) {
+		t.Fatal("a plugin that registered no root context must be rejected")
+	}
+}
+
+func TestRootPanicReportsFalse(t *testing.T) {
+	d := newDispatcher(func(uint32) RootContext { return &testRoot{panicVM: true} })
+	if d.onVMStart(1, 0) {
+		t.Fatal("a panic in OnVMStart must reject the instance")
+	}
+	d = newDispatcher(func(uint32) RootContext { panic("factory") })
+	if d.onVMStart(1, 0) {
+		t.Fatal("a panic in the root factory must reject the instance")
+	}
+}
+
+func TestHTTPDispatchAndPanic(t *testing.T) {
+	ok, bad := &testHTTP{}, &testHTTP{panicHeaders: true}
+	r := &testRoot{newHTTP: func(id uint32) HTTPContext {
+		if id == 2 {
+			return ok
+		}
+		return bad
+	}}
+	d := newDispatcher(func(uint32) RootContext { return r })
+	d.onContextCreate(1, 0)
+	d.onContextCreate(2, 1)
+	d.onContextCreate(3, 1)
+	headers := func(c HTTPContext) Action { return c.OnHTTPRequestHeaders(1, true) }
+	if a := d.httpCall(2, "OnHTTPRequestHeaders", headers); a != ActionPause || ok.calls != 1 {
+		t.Fatalf("healthy context: %v, %d calls", a, ok.calls)
+	}
+	if a := d.httpCall(3, "OnHTTPRequestHeaders", headers); a != ActionPause {
+		t.Fatalf("a panicking callback must pause (after answering 500), got %v", a)
+	}
+	if d.https[3].state != httpFailed {
+		t.Fatal("context not marked failed")
+	}
+	if a := d.httpCall(3, "OnHTTPRequestHeaders", headers); a != ActionContinue || bad.calls != 1 {
+		t.Fatalf("a failed context's code must not run again: %v, %d calls", a, bad.calls)
+	}
+	d.onLog(3)
+	d.onLog(2)
+	if ok.done != 1 || bad.done != 1 {
+		t.Fatal("OnHTTPStreamDone not called from on_log")
+	}
+	if !d.onDone(2) {
+		t.Fatal("on_done of an HTTP context")
+	}
+	d.onDelete(2)
+	d.onDelete(3)
+	if len(d.https) != 0 {
+		t.Fatal("contexts not deleted")
+	}
+	if d.current != 0 {
+		t.Fatal("current context not reset after a callback")
+	}
+}
+
+func TestNewHTTPContextPanicAnswersAtFirstCallback(t *testing.T) {
+	r := &testRoot{newHTTP: func(uint32) HTTPContext { panic("create") }}
+	d := newDispatcher(func(uint32) RootContext { return r })
+	d.onContextCreate(2, 1)
+	if d.https[2].state != httpPanicPending {
+		t.Fatal("panic in NewHTTPContext not recorded")
+	}
+	if a := d.httpCall(2, "OnHTTPRequestHeaders", func(HTTPContext) Action { return ActionContinue }); a != ActionPause {
+		t.Fatalf("got %v, want PAUSE with a 500", a)
+	}
+}
+
+func TestNilHTTPContextContinues(t *testing.T) {
+	d := newDispatcher(func(uint32) RootContext { return &testRoot{} })
+	d.onContextCreate(2, 1)
+	if a := d.httpCall(2, "x", func(HTTPContext) Action { panic("must not run") }); a != ActionContinue {
+		t.Fatal(a)
+	}
+	if a := d.httpCall(99, "x", func(HTTPContext) Action { panic("must not run") }); a != ActionContinue {
+		t.Fatal("unknown context")
+	}
+}
+
+func TestCallouts(t *testing.T) {
+	c := &testHTTP{}
+	d := newDispatcher(func(uint32) RootContext { return &testRoot{newHTTP: func(uint32) HTTPContext { return c }} })
+	d.onContextCreate(1, 0)
+	d.onContextCreate(2, 1)
+	d.current = 2
+	d.addCallout(10, func(int, int, int) {})
+	d.current = 0
+	d.addCallout(11, func(int, int, int) {})
+	if d.callouts[10].contextID != 2 || d.callouts[11].contextID != 1 {
+		t.Fatalf("callouts %+v", d.callouts)
+	}
+	d.onDelete(2)
+	if _, ok := d.callouts[10]; ok {
+		t.Fatal("callout of a deleted context kept")
+	}
+	called := false
+	d.callouts[11] = callout{contextID: 1, cb: func(h, b, tr int) { called = h == 1 && b == 2 && tr == 3 }}
+	d.onHTTPCallResponse(1, 11, 1, 2, 3)
+	if !called {
+		t.Fatal("root callout callback not called")
+	}
+	d.callouts[12] = callout{contextID: 1, cb: func(int, int, int) { panic("cb") }}
+	d.onHTTPCallResponse(1, 12, 0, 0, 0) // recovered
+}
+
+func TestAllocateAndTake(t *testing.T) {
+	defer releasePins()
+	p := allocate(10)
+	if len(pins) != 1 || p != addressOf(pins[0]) {
+		t.Fatal("allocation not pinned")
+	}
+	copy(pins[0], "0123456789")
+	b, err := takeResult(p, 4)
+	if err != nil || string(b) != "0123" || cap(b) != 4 {
+		t.Fatalf("%q %v", b, err)
+	}
+	if len(pins) != 0 {
+		t.Fatal("taken allocation still pinned")
+	}
+	if _, err := takeResult(p, 4); !errors.Is(err, errForeignMemory) {
+		t.Fatalf("foreign pointer: %v", err)
+	}
+	if b, err := takeResult(0, 0); b != nil || err != nil {
+		t.Fatal("empty result")
+	}
+	allocate(0)
+	allocate(3)
+	releasePins()
+	if len(pins) != 0 {
+		t.Fatal("releasePins")
+	}
+}
+
+func TestDecodePairs(t *testing.T) {
+	want := [][2]string{{":status", "200"}, {"set-cookie", "a=1"}, {"set-cookie", "b=2"}, {"empty", ""}}
+	got, err := decodePairs("f", abi.EncodeMap(want))
+	if err != nil || !reflect.DeepEqual(got, want) {
+		t.Fatalf("%q %v", got, err)
+	}
+	if got, err := decodePairs("f", nil); err != nil || len(got) != 0 {
+		t.Fatal("empty map")
+	}
+	if _, err := decodePairs("f", []byte{9, 0, 0, 0, 1}); !errors.Is(err, ErrSerializationFailure) {
+		t.Fatalf("malformed map: %v", err)
+	}
+}
+
+func TestEncodePath(t *testing.T) {
+	if got := string(encodePath([]string{"request", "path"})); got != "request\x00path" {
+		t.Fatalf("%q", got)
+	}
+	if got := string(encodePath(nil)); got != "" {
+		t.Fatalf("%q", got)
+	}
+}
+
+func TestErrors(t *testing.T) {
+	if statusErr("f", 0) != nil {
+		t.Fatal("OK is not an error")
+	}
+	if err := statusErr("f", uint32(abi.StatusNotFound)); err != ErrNotFound {
+		t.Fatalf("NOT_FOUND is returned bare, got %#v", err)
+	}
+	err := statusErr("proxy_get_buffer_bytes", uint32(abi.StatusBadArgument))
+	var hce *HostCallError
+	if !errors.Is(err, ErrBadArgument) || !errors.As(err, &hce) || hce.Func != "proxy_get_buffer_bytes" {
+		t.Fatalf("%#v", err)
+	}
+	if !strings.HasPrefix(err.Error(), "sdk: proxy_get_buffer_bytes: BAD_ARGUMENT") {
+		t.Fatal(err)
+	}
+	// Outside a wasip1 build every host call explains how to run a plugin.
+	_, err = GetHTTPRequestHeader("x")
+	if !errors.Is(err, ErrUnimplemented) || !strings.Contains(err.Error(), "GOOS=wasip1") {
+		t.Fatalf("native host call: %v", err)
+	}
+}

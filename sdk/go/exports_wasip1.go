@@ -1,0 +1,101 @@
+//go:build wasip1
+
+package sdk
+
+// The callbacks the host calls (Proxy-Wasm 0.2.1 exports), as thin shims
+// over the dispatcher. Booleans and actions are returned as i32.
+
+//go:wasmexport proxy_abi_version_0_2_1
+func proxyABIVersion021() {}
+
+//go:wasmexport proxy_on_memory_allocate
+func proxyOnMemoryAllocate(size uint32) uint32 { return allocate(size) }
+
+//go:wasmexport proxy_on_context_create
+func proxyOnContextCreate(contextID, parentContextID uint32) {
+	state.onContextCreate(contextID, parentContextID)
+}
+
+//go:wasmexport proxy_on_vm_start
+func proxyOnVMStart(rootContextID, vmConfigSize uint32) uint32 {
+	return b2u(state.onVMStart(rootContextID, int(vmConfigSize)))
+}
+
+//go:wasmexport proxy_on_configure
+func proxyOnConfigure(rootContextID, configSize uint32) uint32 {
+	return b2u(state.onConfigure(rootContextID, int(configSize)))
+}
+
+//go:wasmexport proxy_on_tick
+func proxyOnTick(rootContextID uint32) { state.onTick(rootContextID) }
+
+//go:wasmexport proxy_on_queue_ready
+func proxyOnQueueReady(rootContextID, queueID uint32) {
+	state.onQueueReady(rootContextID, queueID)
+}
+
+//go:wasmexport proxy_on_done
+func proxyOnDone(contextID uint32) uint32 { return b2u(state.onDone(contextID)) }
+
+//go:wasmexport proxy_on_log
+func proxyOnLog(contextID uint32) { state.onLog(contextID) }
+
+//go:wasmexport proxy_on_delete
+func proxyOnDelete(contextID uint32) { state.onDelete(contextID) }
+
+//go:wasmexport proxy_on_request_headers
+func proxyOnRequestHeaders(contextID, numHeaders, endOfStream uint32) uint32 {
+	return uint32(state.httpCall(contextID, "OnHTTPRequestHeaders", func(c HTTPContext) Action {
+		return c.OnHTTPRequestHeaders(int(numHeaders), endOfStream != 0)
+	}))
+}
+
+//go:wasmexport proxy_on_request_body
+func proxyOnRequestBody(contextID, bodySize, endOfStream uint32) uint32 {
+	return uint32(state.httpCall(contextID, "OnHTTPRequestBody", func(c HTTPContext) Action {
+		return c.OnHTTPRequestBody(int(bodySize), endOfStream != 0)
+	}))
+}
+
+//go:wasmexport proxy_on_request_trailers
+func proxyOnRequestTrailers(contextID, numTrailers uint32) uint32 {
+	return uint32(state.httpCall(contextID, "OnHTTPRequestTrailers", func(c HTTPContext) Action {
+		return c.OnHTTPRequestTrailers(int(numTrailers))
+	}))
+}
+
+//go:wasmexport proxy_on_response_headers
+func proxyOnResponseHeaders(contextID, numHeaders, endOfStream uint32) uint32 {
+	return uint32(state.httpCall(contextID, "OnHTTPResponseHeaders", func(c HTTPContext) Action {
+		return c.OnHTTPResponseHeaders(int(numHeaders), endOfStream != 0)
+	}))
+}
+
+//go:wasmexport proxy_on_response_body
+func proxyOnResponseBody(contextID, bodySize, endOfStream uint32) uint32 {
+	return uint32(state.httpCall(contextID, "OnHTTPResponseBody", func(c HTTPContext) Action {
+		return c.OnHTTPResponseBody(int(bodySize), endOfStream != 0)
+	}))
+}
+
+//go:wasmexport proxy_on_response_trailers
+func proxyOnResponseTrailers(contextID, numTrailers uint32) uint32 {
+	return uint32(state.httpCall(contextID, "OnHTTPResponseTrailers", func(c HTTPContext) Action {
+		return c.OnHTTPResponseTrailers(int(numTrailers))
+	}))
+}
+
+//go:wasmexport proxy_on_http_call_response
+func proxyOnHTTPCallResponse(rootContextID, token, numHeaders, bodySize, numTrailers uint32) {
+	state.onHTTPCallResponse(rootContextID, token, int(numHeaders), int(bodySize), int(numTrailers))
+}
+
+//go:wasmexport wasmgate_yield
+func wasmgateYield() { yield() }
+
+func b2u(b bool) uint32 {
+	if b {
+		return 1
+	}
+	return 0
+}
