@@ -90,14 +90,27 @@ func RangeMap(b []byte, fn func(key, value []byte)) error {
 	return nil
 }
 
-// DecodeMap parses a serialized map into freshly allocated pairs.
+// DecodeMap parses a serialized map into freshly allocated pairs. All keys
+// and values share one string allocation.
 func DecodeMap(b []byte) ([][2]string, error) {
-	var pairs [][2]string
-	err := RangeMap(b, func(k, v []byte) {
-		pairs = append(pairs, [2]string{string(k), string(v)})
-	})
-	if err != nil {
+	if err := RangeMap(b, nil); err != nil {
 		return nil, err
+	}
+	if len(b) <= 4 {
+		return nil, nil
+	}
+	n := int(binary.LittleEndian.Uint32(b))
+	data := string(b[4+8*n:])
+	pairs := make([][2]string, 0, n)
+	off := 0
+	for i := 0; i < n; i++ {
+		kl := int(binary.LittleEndian.Uint32(b[4+8*i:]))
+		vl := int(binary.LittleEndian.Uint32(b[8+8*i:]))
+		k := data[off : off+kl]
+		off += kl + 1
+		v := data[off : off+vl]
+		off += vl + 1
+		pairs = append(pairs, [2]string{k, v})
 	}
 	return pairs, nil
 }

@@ -1,14 +1,23 @@
 // Package wasmbuild compiles a standard-Go plugin package to a Proxy-Wasm
-// reactor module (GOOS=wasip1 GOARCH=wasm -buildmode=c-shared), caching the
-// result by the content of the package's files and the Go version, so tests
-// that drive real plugins rebuild them only when they change.
+// reactor module,
+//
+//	GOOS=wasip1 GOARCH=wasm go build -buildmode=c-shared
+//
+// caching the result in os.TempDir()/wasmgate-sdktest, keyed by the Go
+// version and the contents of every non-standard package the plugin
+// depends on (the SDK included), so tests that drive real plugins rebuild
+// them only when something changed. sdktest.Build and the host's own tests
+// use it.
 package wasmbuild
 
 import (
+	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
+	"errors"
 	"fmt"
-	"io/fs"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -18,103 +27,140 @@ import (
 	"sync"
 )
 
-var mu sync.Mutex
+var buildLocks sync.Map // cache key → *sync.Mutex
 
-// Build compiles the Go package in dir and returns the .wasm bytes. The
-// package is built inside the module that contains dir, so it may import
-// the SDK from the same module.
-func Build(dir string) ([]byte, error) {
-	abs, err := filepath.Abs(dir)
+// CacheDir is where built modules are cached.
+func CacheDir() string { return filepath.Join(os.TempDir(), "wasmgate-sdktest") }
+
+func goTool() string {
+	if p, err := exec.LookPath("go"); err == nil {
+		return p
+	}
+	return filepath.Join(runtime.GOROOT(), "bin", "go")
+}
+
+func wasmEnv() []string {
+	return append(os.Environ(), "GOOS=wasip1", "GOARCH=wasm", "CGO_ENABLED=0")
+}
+
+// Build compiles the plugin package in pkgDir and returns the module bytes,
+// from the cache when nothing it depends on changed.
+func Build(pkgDir string) ([]byte, error) {
+	dir, err := filepath.Abs(pkgDir)
 	if err != nil {
 		return nil, err
 	}
-	key, err := hashDir(abs)
+	key, err := Key(dir)
 	if err != nil {
-		return nil, fmt.Errorf("wasmbuild: %s: %w", dir, err)
+		return nil, err
 	}
-	cacheDir := filepath.Join(os.TempDir(), "wasmgate-wasmbuild")
-	out := filepath.Join(cacheDir, key+".wasm")
-
-	mu.Lock()
-	defer mu.Unlock()
-	if b, err := os.ReadFile(out); err == nil {
+	out := filepath.Join(CacheDir(), key+".wasm")
+	mu, _ := buildLocks.LoadOrStore(key, &sync.Mutex{})
+	mu.(*sync.Mutex).Lock()
+	defer mu.(*sync.Mutex).Unlock()
+	if b, err := os.ReadFile(out); err == nil && len(b) > 0 {
 		return b, nil
 	}
-	if err := os.MkdirAll(cacheDir, 0o755); err != nil {
-		return nil, err
+	if err := os.MkdirAll(CacheDir(), 0o755); err != nil {
+		return nil, fmt.Errorf("build cache: %w", err)
 	}
-	tmp, err := os.CreateTemp(cacheDir, "build-*.wasm")
+	tmp, err := os.CreateTemp(CacheDir(), key+".*.tmp")
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("build cache: %w", err)
 	}
 	tmp.Close()
 	defer os.Remove(tmp.Name())
-	cmd := exec.Command(goTool(), "build", "-buildmode=c-shared", "-trimpath", "-o", tmp.Name(), ".")
-	cmd.Dir = abs
-	cmd.Env = append(os.Environ(), "GOOS=wasip1", "GOARCH=wasm", "CGO_ENABLED=0")
-	if outb, err := cmd.CombinedOutput(); err != nil {
-		return nil, fmt.Errorf("wasmbuild: GOOS=wasip1 GOARCH=wasm go build -buildmode=c-shared %s: %v\n%s", dir, err, outb)
+	cmd := exec.Command(goTool(), "build", "-buildmode=c-shared", "-o", tmp.Name(), ".")
+	cmd.Dir = dir
+	cmd.Env = wasmEnv()
+	if msg, err := cmd.CombinedOutput(); err != nil {
+		return nil, fmt.Errorf("building plugin %s (GOOS=wasip1 GOARCH=wasm go build -buildmode=c-shared): %v\n%s", pkgDir, err, msg)
 	}
 	if err := os.Rename(tmp.Name(), out); err != nil {
-		return nil, err
+		return nil, fmt.Errorf("build cache: %w", err)
 	}
 	return os.ReadFile(out)
 }
 
-func goTool() string {
-	p := filepath.Join(runtime.GOROOT(), "bin", "go")
-	if _, err := os.Stat(p); err == nil {
-		return p
+// listedPackage is the part of `go list -json` output the cache key uses.
+type listedPackage struct {
+	Dir        string
+	ImportPath string
+	Standard   bool
+	GoFiles    []string
+	EmbedFiles []string
+	Module     *struct {
+		Path    string
+		Version string
+		GoMod   string
 	}
-	return "go"
+	Error *struct{ Err string }
 }
 
-// hashDir hashes the package's files (one directory), every Go file of
-// the ABI and SDK it may import from this module, and the Go version.
-func hashDir(dir string) (string, error) {
+// Key hashes the Go version, the build settings and the sources of
+// every non-standard package in the plugin's build graph. Packages from
+// the module cache are identified by module version.
+func Key(dir string) (string, error) {
 	h := sha256.New()
-	h.Write([]byte(runtime.Version()))
-	entries, err := os.ReadDir(dir)
+	ver, err := exec.Command(goTool(), "env", "GOVERSION", "GOFLAGS").Output()
 	if err != nil {
-		return "", err
+		return "", fmt.Errorf("go env: %w", err)
 	}
-	var files []string
-	for _, e := range entries {
-		if !e.IsDir() && (strings.HasSuffix(e.Name(), ".go") || e.Name() == "go.mod" || e.Name() == "go.sum") {
-			files = append(files, filepath.Join(dir, e.Name()))
+	h.Write(ver)
+	cmd := exec.Command(goTool(), "list", "-deps", "-json=Dir,ImportPath,Standard,GoFiles,EmbedFiles,Module,Error", ".")
+	cmd.Dir = dir
+	cmd.Env = wasmEnv()
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	listing, err := cmd.Output()
+	if err != nil {
+		return "", fmt.Errorf("go list in %s: %v\n%s", dir, err, stderr.Bytes())
+	}
+	dec := json.NewDecoder(bytes.NewReader(listing))
+	var pkgs []listedPackage
+	for {
+		var p listedPackage
+		if err := dec.Decode(&p); errors.Is(err, io.EOF) {
+			break
+		} else if err != nil {
+			return "", fmt.Errorf("go list in %s: %w", dir, err)
+		}
+		if p.Error != nil {
+			return "", fmt.Errorf("go list in %s: %s: %s", dir, p.ImportPath, p.Error.Err)
+		}
+		if !p.Standard {
+			pkgs = append(pkgs, p)
 		}
 	}
-	if root := moduleRoot(dir); root != "" {
-		for _, lib := range []string{"abi", filepath.Join("sdk", "go")} {
-			_ = filepath.WalkDir(filepath.Join(root, lib), func(p string, e fs.DirEntry, err error) error {
-				if err == nil && !e.IsDir() && strings.HasSuffix(p, ".go") {
-					files = append(files, p)
-				}
-				return nil
-			})
+	sort.Slice(pkgs, func(i, j int) bool { return pkgs[i].ImportPath < pkgs[j].ImportPath })
+	for _, p := range pkgs {
+		fmt.Fprintf(h, "pkg %s\n", p.ImportPath)
+		if p.Module != nil && p.Module.Version != "" {
+			fmt.Fprintf(h, "mod %s@%s\n", p.Module.Path, p.Module.Version)
+			continue
+		}
+		if p.Module != nil && p.Module.GoMod != "" {
+			if err := hashFile(h, p.Module.GoMod); err != nil {
+				return "", err
+			}
+		}
+		for _, f := range append(append([]string(nil), p.GoFiles...), p.EmbedFiles...) {
+			fmt.Fprintf(h, "file %s\n", f)
+			if err := hashFile(h, filepath.Join(p.Dir, f)); err != nil {
+				return "", err
+			}
 		}
 	}
-	sort.Strings(files)
-	for _, f := range files {
-		b, err := os.ReadFile(f)
-		if err != nil {
-			return "", err
-		}
-		h.Write([]byte(f))
-		h.Write(b)
-	}
-	return hex.EncodeToString(h.Sum(nil))[:32], nil
+	sum := h.Sum(nil)
+	return strings.ToLower(hex.EncodeToString(sum[:16])), nil
 }
 
-func moduleRoot(dir string) string {
-	for d := dir; ; {
-		if _, err := os.Stat(filepath.Join(d, "go.mod")); err == nil {
-			return d
-		}
-		parent := filepath.Dir(d)
-		if parent == d {
-			return ""
-		}
-		d = parent
+func hashFile(w io.Writer, path string) error {
+	f, err := os.Open(path)
+	if err != nil {
+		return err
 	}
+	defer f.Close()
+	_, err = io.Copy(w, f)
+	return err
 }

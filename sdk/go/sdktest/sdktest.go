@@ -37,6 +37,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/wasmgate/wasmgate/internal/wasmbuild"
 	"path/filepath"
 	"sync"
 	"testing"
@@ -160,7 +161,7 @@ func NewE(t testing.TB, wasmBytes []byte, opts Options) (*Harness, error) {
 	h := &Harness{t: t, opts: opts}
 	ctx := context.Background()
 	e, err := wasm.NewEngine(ctx, wasm.EngineConfig{
-		CacheDir:   filepath.Join(cacheDir(), "compiled"),
+		CacheDir:   filepath.Join(wasmbuild.CacheDir(), "compiled"),
 		Log:        h.log,
 		HTTPCaller: opts.HTTPCaller,
 		LogLevel:   opts.LogLevel,

@@ -2,6 +2,7 @@ package sdktest
 
 import (
 	"bytes"
+	"github.com/wasmgate/wasmgate/internal/wasmbuild"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -17,11 +18,11 @@ func TestBuildIsCachedAndKeyed(t *testing.T) {
 		t.Fatal("a cached build differs")
 	}
 	t.Logf("cached build: %v", time.Since(start))
-	k1, err := buildKey(dir)
+	k1, err := wasmbuild.Key(dir)
 	if err != nil {
 		t.Fatal(err)
 	}
-	k2, err := buildKey(filepath.Join("..", "internal", "testplugins", "panics"))
+	k2, err := wasmbuild.Key(filepath.Join("..", "internal", "testplugins", "panics"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -31,7 +32,7 @@ func TestBuildIsCachedAndKeyed(t *testing.T) {
 }
 
 func TestBuildReportsCompilerErrors(t *testing.T) {
-	_, err := build(filepath.Join("testdata", "broken"))
+	_, err := wasmbuild.Build(filepath.Join("testdata", "broken"))
 	if err == nil || !strings.Contains(err.Error(), "building plugin") || !strings.Contains(err.Error(), "main.go") {
 		t.Fatalf("got %v, want the compiler's message", err)
 	}
