@@ -1,0 +1,386 @@
+package gateway
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"io"
+	"net"
+	"net/http"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/wasmgate/wasmgate/abi"
+	"github.com/wasmgate/wasmgate/host/pipeline"
+	"github.com/wasmgate/wasmgate/host/wasm"
+)
+
+// Options configure a Gateway.
+type Options struct {
+	Engine  *wasm.Engine
+	Plugins PluginSource
+	// Services backs "service" integrations; nil rejects them at build.
+	Services ServiceStore
+	// MaxBodyBytes caps request bodies (default 10 MiB → 413).
+	MaxBodyBytes int64
+	// MaxResponseBuffer caps a response body buffered for plugins that
+	// handle response bodies (default 10 MiB → 502).
+	MaxResponseBuffer int64
+	// PoolMin and PoolMax size every plugin's instance pool (defaults
+	// from host/wasm).
+	PoolMin, PoolMax int
+	// Transport sends upstream requests; nil uses a tuned keep-alive
+	// transport.
+	Transport http.RoundTripper
+	// ErrorLog receives gateway-side failures (plugin errors, upstream
+	// errors) with the request id. Nil discards.
+	ErrorLog func(reqID, msg string)
+}
+
+// Gateway is the HTTP data plane. It serves the current Snapshot; Swap
+// replaces it atomically.
+type Gateway struct {
+	opts      Options
+	cur       atomic.Pointer[Snapshot]
+	transport http.RoundTripper
+	idPrefix  string
+	idSeq     atomic.Uint64
+}
+
+// New returns a gateway with no deployment (every request gets 404 until
+// Swap).
+func New(opts Options) *Gateway {
+	if opts.MaxBodyBytes <= 0 {
+		opts.MaxBodyBytes = 10 << 20
+	}
+	if opts.MaxResponseBuffer <= 0 {
+		opts.MaxResponseBuffer = 10 << 20
+	}
+	g := &Gateway{opts: opts, transport: opts.Transport}
+	if g.transport == nil {
+		g.transport = NewTransport()
+	}
+	var b [6]byte
+	_, _ = rand.Read(b[:])
+	g.idPrefix = hex.EncodeToString(b[:])
+	return g
+}
+
+// NewTransport returns the tuned upstream transport: large keep-alive
+// pools, HTTP/2 when the backend offers it over TLS, no transparent
+// decompression (bodies pass through as sent).
+func NewTransport() *http.Transport {
+	return &http.Transport{
+		Proxy: nil,
+		DialContext: (&net.Dialer{
+			Timeout:   10 * time.Second,
+			KeepAlive: 30 * time.Second,
+		}).DialContext,
+		ForceAttemptHTTP2:     true,
+		MaxIdleConns:          2048,
+		MaxIdleConnsPerHost:   512,
+		IdleConnTimeout:       90 * time.Second,
+		TLSHandshakeTimeout:   10 * time.Second,
+		ExpectContinueTimeout: time.Second,
+		DisableCompression:    true,
+		WriteBufferSize:       32 << 10,
+		ReadBufferSize:        32 << 10,
+	}
+}
+
+// Swap makes s the served snapshot and returns the previous one (nil at
+// first). The caller retires the old snapshot; requests in flight on it
+// finish there.
+func (g *Gateway) Swap(s *Snapshot) *Snapshot { return g.cur.Swap(s) }
+
+// Current returns the served snapshot.
+func (g *Gateway) Current() *Snapshot { return g.cur.Load() }
+
+func (g *Gateway) acquire() *Snapshot {
+	for i := 0; i < 8; i++ {
+		s := g.cur.Load()
+		if s == nil {
+			return nil
+		}
+		if s.acquire() {
+			return s
+		}
+	}
+	return nil
+}
+
+func (g *Gateway) requestID() string {
+	n := g.idSeq.Add(1)
+	var b [32]byte
+	out := append(b[:0], g.idPrefix...)
+	out = append(out, '-')
+	out = strconv.AppendUint(out, n, 16)
+	return string(out)
+}
+
+func (g *Gateway) logError(reqID, msg string) {
+	if g.opts.ErrorLog != nil {
+		g.opts.ErrorLog(reqID, msg)
+	}
+}
+
+// reqCtx is one request's gateway state; it answers the plugins'
+// properties.
+type reqCtx struct {
+	r        *http.Request
+	id       string
+	start    time.Time
+	snap     *Snapshot
+	stage    *stage
+	route    *Route
+	params   []Param
+	paramBuf [4]Param
+	scheme   string
+}
+
+var reqPool = sync.Pool{New: func() any { return new(reqCtx) }}
+
+func (rc *reqCtx) param(name string) string {
+	for _, p := range rc.params {
+		if p.Name == name {
+			return p.Value
+		}
+	}
+	return ""
+}
+
+func (rc *reqCtx) isGreedy(name string) bool {
+	t := rc.route.Template
+	return strings.Contains(t, "{"+name+"+}")
+}
+
+// Property implements pipeline.Props.
+func (rc *reqCtx) Property(path string) ([]byte, bool) {
+	r := rc.r
+	switch path {
+	case abi.PropRequestPath:
+		return []byte(r.URL.RequestURI()), true
+	case abi.PropRequestURLPath:
+		return []byte(r.URL.Path), true
+	case abi.PropRequestHost:
+		return []byte(r.Host), true
+	case abi.PropRequestScheme:
+		return []byte(rc.scheme), true
+	case abi.PropRequestMethod:
+		return []byte(r.Method), true
+	case abi.PropRequestQuery:
+		return []byte(r.URL.RawQuery), true
+	case abi.PropRequestProtocol:
+		return []byte(r.Proto), true
+	case abi.PropRequestID:
+		return []byte(rc.id), true
+	case abi.PropRequestTime:
+		return abi.EncodeInt64(rc.start.UnixNano()), true
+	case abi.PropRequestUA:
+		return []byte(r.UserAgent()), true
+	case abi.PropRequestReferer:
+		return []byte(r.Referer()), true
+	case abi.PropRequestSize:
+		if r.ContentLength >= 0 {
+			return abi.EncodeInt64(r.ContentLength), true
+		}
+		return nil, false
+	case abi.PropSourceAddress:
+		return []byte(r.RemoteAddr), true
+	case abi.PropSourcePort:
+		if _, p, err := net.SplitHostPort(r.RemoteAddr); err == nil {
+			n, _ := strconv.Atoi(p)
+			return abi.EncodeInt64(int64(n)), true
+		}
+		return nil, false
+	case abi.PropDestinationAddress:
+		if a, ok := r.Context().Value(http.LocalAddrContextKey).(net.Addr); ok {
+			return []byte(a.String()), true
+		}
+		return nil, false
+	case abi.PropStage:
+		return []byte(rc.stage.name), true
+	case abi.PropDeployment:
+		return []byte(rc.snap.ID), true
+	case abi.PropRouteTemplate:
+		return []byte(rc.route.Template), true
+	}
+	if name, ok := strings.CutPrefix(path, abi.PropRouteParams+"."); ok {
+		for _, p := range rc.params {
+			if p.Name == name {
+				return []byte(p.Value), true
+			}
+		}
+		return nil, false
+	}
+	if name, ok := strings.CutPrefix(path, abi.PropStageVariables+"."); ok {
+		v, ok := rc.stage.vars[name]
+		return []byte(v), ok
+	}
+	if name, ok := strings.CutPrefix(path, "request.headers."); ok {
+		if v := r.Header.Get(name); v != "" {
+			return []byte(v), true
+		}
+	}
+	return nil, false
+}
+
+// ServeHTTP routes a request and runs its pipeline and integration.
+func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	rc := reqPool.Get().(*reqCtx)
+	*rc = reqCtx{r: r, start: time.Now(), scheme: "http"}
+	defer reqPool.Put(rc)
+	if r.TLS != nil {
+		rc.scheme = "https"
+	}
+	rc.id = g.requestID()
+
+	snap := g.acquire()
+	if snap == nil {
+		writeError(w, http.StatusNotFound, rc.id, "No deployment is active")
+		return
+	}
+	defer snap.release()
+	rc.snap = snap
+
+	st, path := snap.selectStage(r.Host, r.URL.EscapedPath())
+	if st == nil {
+		writeError(w, http.StatusNotFound, rc.id, "Not Found: no stage serves "+r.URL.Path)
+		return
+	}
+	rc.stage = st
+	route, params, allow := snap.router.Match(r.Method, path, rc.paramBuf[:0])
+	if route == nil {
+		if allow != "" {
+			w.Header().Set("Allow", allow)
+			writeError(w, http.StatusMethodNotAllowed, rc.id, "Method Not Allowed")
+			return
+		}
+		writeError(w, http.StatusNotFound, rc.id, "Not Found")
+		return
+	}
+	rc.route, rc.params = route, params
+	op := route.Data.(*operation)
+
+	if r.ContentLength > g.opts.MaxBodyBytes {
+		writeError(w, http.StatusRequestEntityTooLarge, rc.id, "Request Too Long")
+		return
+	}
+	if r.Body != nil && r.Body != http.NoBody {
+		r.Body = http.MaxBytesReader(w, r.Body, g.opts.MaxBodyBytes)
+	}
+
+	ctx, cancel := context.WithTimeout(r.Context(), op.integ.timeout())
+	defer cancel()
+	if op.chain == nil {
+		g.serveDirect(ctx, w, rc, op)
+		return
+	}
+	g.servePipeline(ctx, w, rc, op)
+}
+
+// outRequest prepares the upstream request from the incoming one.
+func (g *Gateway) outRequest(ctx context.Context, rc *reqCtx, body io.Reader) *http.Request {
+	r := rc.r
+	out := r.Clone(ctx)
+	out.RequestURI = ""
+	out.Body = nil
+	if body != nil {
+		out.Body = io.NopCloser(body)
+	}
+	if r.Body == nil || r.Body == http.NoBody {
+		out.Body = nil
+		out.ContentLength = 0
+	}
+	removeHopHeaders(out.Header)
+	if ip, _, err := net.SplitHostPort(r.RemoteAddr); err == nil {
+		if prior := out.Header["X-Forwarded-For"]; len(prior) > 0 {
+			ip = strings.Join(prior, ", ") + ", " + ip
+		}
+		out.Header.Set("X-Forwarded-For", ip)
+	}
+	out.Header.Set("X-Forwarded-Proto", rc.scheme)
+	if out.Header.Get("X-Forwarded-Host") == "" {
+		out.Header.Set("X-Forwarded-Host", r.Host)
+	}
+	out.Header.Set("X-Request-Id", rc.id)
+	return out
+}
+
+// serveDirect is the path of an operation without plugins: stream the
+// request up and the response down.
+func (g *Gateway) serveDirect(ctx context.Context, w http.ResponseWriter, rc *reqCtx, op *operation) {
+	out := g.outRequest(ctx, rc, rc.r.Body)
+	resp, err := op.integ.call(ctx, rc, out)
+	if err != nil {
+		g.fail(w, rc, err)
+		return
+	}
+	defer resp.Body.Close()
+	h := w.Header()
+	for k, vs := range resp.Header {
+		h[k] = vs
+	}
+	removeHopHeaders(h)
+	h.Set("X-Request-Id", rc.id)
+	w.WriteHeader(resp.StatusCode)
+	copyBody(w, resp)
+}
+
+var bufPool = sync.Pool{New: func() any { b := make([]byte, 32<<10); return &b }}
+
+// copyBody streams a response body, flushing as data arrives for
+// event streams and bodies of unknown length.
+func copyBody(w http.ResponseWriter, resp *http.Response) {
+	bp := bufPool.Get().(*[]byte)
+	defer bufPool.Put(bp)
+	buf := *bp
+	flush := resp.ContentLength < 0 || strings.HasPrefix(resp.Header.Get("Content-Type"), "text/event-stream")
+	rcw := http.NewResponseController(w)
+	for {
+		n, err := resp.Body.Read(buf)
+		if n > 0 {
+			if _, werr := w.Write(buf[:n]); werr != nil {
+				return
+			}
+			if flush {
+				_ = rcw.Flush() // best effort: not every writer flushes
+			}
+		}
+		if err != nil {
+			return
+		}
+	}
+}
+
+// fail writes the gateway response for an error.
+func (g *Gateway) fail(w http.ResponseWriter, rc *reqCtx, err error) {
+	var ue *upstreamError
+	var se *pipeline.StepError
+	var mbe *http.MaxBytesError
+	switch {
+	case errors.As(err, &mbe):
+		writeError(w, http.StatusRequestEntityTooLarge, rc.id, "Request Too Long")
+	case errors.As(err, &ue):
+		g.logError(rc.id, ue.msg)
+		writeError(w, ue.status, rc.id, ue.msg)
+	case errors.Is(err, pipeline.ErrNotResumed):
+		g.logError(rc.id, err.Error())
+		writeError(w, http.StatusGatewayTimeout, rc.id, "Endpoint request timed out")
+	case errors.As(err, &se):
+		g.logError(rc.id, err.Error())
+		writeError(w, http.StatusInternalServerError, rc.id, "Internal server error: plugin "+se.Plugin+" failed")
+	case errors.Is(err, errNoAnswer):
+		g.logError(rc.id, err.Error())
+		writeError(w, http.StatusBadGateway, rc.id, "Bad Gateway: the integration did not answer")
+	case errors.Is(err, context.DeadlineExceeded):
+		writeError(w, http.StatusGatewayTimeout, rc.id, "Endpoint request timed out")
+	default:
+		g.logError(rc.id, err.Error())
+		writeError(w, http.StatusInternalServerError, rc.id, "Internal server error")
+	}
+}

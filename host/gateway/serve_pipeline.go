@@ -1,0 +1,192 @@
+package gateway
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"io"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+
+	"github.com/wasmgate/wasmgate/host/pipeline"
+	"github.com/wasmgate/wasmgate/host/wasm"
+)
+
+// servePipeline runs the operation's plugins around its integration.
+func (g *Gateway) servePipeline(ctx context.Context, w http.ResponseWriter, rc *reqCtx, op *operation) {
+	r := rc.r
+	x, err := op.chain.Start(ctx, rc, requestFields(r, rc.scheme, r.URL.RequestURI()))
+	if err != nil {
+		g.fail(w, rc, err)
+		return
+	}
+	defer x.Close()
+	for _, e := range x.Skipped {
+		g.logError(rc.id, "fail_open: "+e.Error())
+	}
+
+	hasBody := r.Body != nil && r.Body != http.NoBody && r.ContentLength != 0
+	if err := x.RequestHeaders(!hasBody); err != nil {
+		g.fail(w, rc, err)
+		return
+	}
+	if x.Local() != nil {
+		g.writeLocal(w, rc, x)
+		return
+	}
+	var body io.Reader
+	if hasBody {
+		body = r.Body
+		if op.chain.NeedsRequestBody() {
+			b, err := io.ReadAll(r.Body)
+			if err != nil {
+				g.fail(w, rc, err)
+				return
+			}
+			x.ReqBody.B = b
+			if err := x.RequestBody(); err != nil {
+				g.fail(w, rc, err)
+				return
+			}
+			if x.Local() != nil {
+				g.writeLocal(w, rc, x)
+				return
+			}
+			body = bytes.NewReader(x.ReqBody.B)
+		}
+	}
+
+	out := g.outRequest(ctx, rc, body)
+	applyRequestFields(out, x.ReqHeaders)
+	if op.chain.NeedsRequestBody() && hasBody {
+		out.ContentLength = int64(len(x.ReqBody.B))
+		out.Header.Del("Content-Length")
+	}
+	resp, err := op.integ.call(ctx, rc, out)
+	if err != nil {
+		g.fail(w, rc, err)
+		return
+	}
+	defer resp.Body.Close()
+	removeHopHeaders(resp.Header)
+	x.RespHeaders = responseFields(strconv.Itoa(resp.StatusCode), resp.Header)
+
+	buffered := op.chain.NeedsResponseBody()
+	if buffered {
+		b, err := io.ReadAll(io.LimitReader(resp.Body, g.opts.MaxResponseBuffer+1))
+		if err != nil {
+			g.fail(w, rc, classifyUpstream(ctx, err))
+			return
+		}
+		if int64(len(b)) > g.opts.MaxResponseBuffer {
+			g.fail(w, rc, &upstreamError{status: http.StatusBadGateway, msg: "Bad Gateway: response body too large for the plugins that inspect it"})
+			return
+		}
+		x.RespBody.B = b
+	}
+	if err := x.ResponseHeaders(resp.ContentLength == 0 && !buffered); err != nil {
+		g.fail(w, rc, err)
+		return
+	}
+	if buffered && x.Local() == nil {
+		if err := x.ResponseBody(); err != nil {
+			g.fail(w, rc, err)
+			return
+		}
+	}
+	if x.Local() != nil {
+		g.writeLocal(w, rc, x)
+		return
+	}
+	status := fieldStatus(x.RespHeaders, resp.StatusCode)
+	h := w.Header()
+	toHeader(x.RespHeaders, h)
+	h.Set("X-Request-Id", rc.id)
+	if buffered {
+		h.Set("Content-Length", strconv.Itoa(len(x.RespBody.B)))
+	}
+	x.ResponseSent()
+	w.WriteHeader(status)
+	if buffered {
+		w.Write(x.RespBody.B)
+		return
+	}
+	copyBody(w, resp)
+}
+
+// writeLocal writes a plugin's local response, after the plugins before it
+// have seen its headers.
+func (g *Gateway) writeLocal(w http.ResponseWriter, rc *reqCtx, x *pipeline.Exchange) {
+	l := x.Local()
+	f := wasm.NewFields(append([][2]string{{":status", strconv.Itoa(l.StatusCode)}}, l.Headers...))
+	x.RespHeaders = f
+	x.RespBody.B = l.Body
+	if err := x.ResponseHeaders(len(l.Body) == 0); err != nil {
+		g.fail(w, rc, err)
+		return
+	}
+	if len(l.Body) > 0 {
+		if err := x.ResponseBody(); err != nil {
+			g.fail(w, rc, err)
+			return
+		}
+	}
+	if l2 := x.Local(); l2 != l { // replaced during the response phase
+		l = l2
+		x.RespHeaders = wasm.NewFields(append([][2]string{{":status", strconv.Itoa(l.StatusCode)}}, l.Headers...))
+		x.RespBody.B = l.Body
+	}
+	h := w.Header()
+	toHeader(x.RespHeaders, h)
+	h.Set("Content-Length", strconv.Itoa(len(x.RespBody.B)))
+	h.Set("X-Request-Id", rc.id)
+	x.ResponseSent()
+	w.WriteHeader(fieldStatus(x.RespHeaders, l.StatusCode))
+	w.Write(x.RespBody.B)
+}
+
+func fieldStatus(f *wasm.Fields, def int) int {
+	if s, ok := f.Get(":status"); ok {
+		if n, err := strconv.Atoi(s); err == nil && n >= 100 && n <= 999 {
+			return n
+		}
+	}
+	return def
+}
+
+// applyRequestFields makes the upstream request reflect the plugins'
+// edits: pseudo-headers (:method, :path, :authority) and headers.
+func applyRequestFields(out *http.Request, f *wasm.Fields) {
+	h := make(http.Header, len(f.Pairs))
+	for _, p := range f.Pairs {
+		switch p[0] {
+		case ":method":
+			out.Method = p[1]
+		case ":path":
+			if u, err := url.ParseRequestURI(p[1]); err == nil {
+				out.URL.Path, out.URL.RawPath, out.URL.RawQuery = u.Path, u.RawPath, u.RawQuery
+			}
+		case ":authority":
+			out.Host = p[1]
+		case ":scheme":
+		default:
+			k := http.CanonicalHeaderKey(p[0])
+			h[k] = append(h[k], p[1])
+		}
+	}
+	removeHopHeaders(h)
+	// Keep what the gateway adds for the upstream.
+	for _, k := range []string{"X-Forwarded-For", "X-Forwarded-Proto", "X-Forwarded-Host", "X-Request-Id"} {
+		if _, set := h[k]; !set {
+			if v := out.Header.Values(k); len(v) > 0 {
+				h[k] = v
+			}
+		}
+	}
+	out.Header = h
+}
+
+var _ = errors.New
+var _ = strings.Contains

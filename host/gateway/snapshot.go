@@ -1,0 +1,225 @@
+package gateway
+
+import (
+	"context"
+	"fmt"
+	"net/url"
+	"strings"
+	"sync"
+	"sync/atomic"
+
+	"github.com/wasmgate/wasmgate/host/config"
+	"github.com/wasmgate/wasmgate/host/pipeline"
+	"github.com/wasmgate/wasmgate/host/wasm"
+)
+
+// PluginSource resolves a plugin reference from an API document to the
+// plugin's binary.
+type PluginSource interface {
+	Resolve(ctx context.Context, ref config.PluginRef) ([]byte, error)
+}
+
+// Snapshot is a compiled, immutable deployment: its routes, stages,
+// plugin pools and integrations. Requests hold a reference for their whole
+// life; a replaced snapshot closes its plugins when the last request on it
+// ends.
+type Snapshot struct {
+	ID     string
+	API    *config.API
+	router Router
+	stages []*stage
+	byHost map[string]*stage
+	byName map[string]*stage
+	single *stage // no stages declared: serve at the root
+
+	plugins []*wasm.Plugin
+
+	refs      atomic.Int64 // 1 while current, plus one per request
+	closeOnce sync.Once
+	closed    chan struct{}
+}
+
+type stage struct {
+	name string
+	vars map[string]string
+}
+
+// operation is a route's per-request recipe.
+type operation struct {
+	op      *config.Operation
+	chain   *pipeline.Chain
+	integ   integration
+	timeout int64
+}
+
+// Build compiles an API document into a snapshot: every plugin is resolved,
+// compiled and pre-warmed here, so nothing is compiled on the request
+// path. On error nothing is left running.
+func (g *Gateway) Build(ctx context.Context, api *config.API, id string) (snap *Snapshot, err error) {
+	s := &Snapshot{ID: id, API: api, byHost: map[string]*stage{}, byName: map[string]*stage{}, closed: make(chan struct{})}
+	s.refs.Store(1)
+	defer func() {
+		if err != nil {
+			s.closePlugins()
+		}
+	}()
+	for _, st := range api.Stages {
+		sg := &stage{name: st.Name, vars: st.Variables}
+		s.stages = append(s.stages, sg)
+		s.byName[st.Name] = sg
+		for _, h := range st.Hosts {
+			s.byHost[strings.ToLower(h)] = sg
+		}
+	}
+	if len(s.stages) == 0 {
+		s.single = &stage{name: "$default", vars: map[string]string{}}
+	}
+	cache := map[string]*wasm.Plugin{} // digest+config → plugin, shared by operations
+	for _, op := range api.Operations {
+		o := &operation{op: op}
+		var steps []pipeline.Step
+		refs := append([]config.PluginRef(nil), op.Pipeline...)
+		tail, integ, err := g.integrationFor(op)
+		if err != nil {
+			return nil, err
+		}
+		refs = append(refs, tail...)
+		o.integ = integ
+		for _, ref := range refs {
+			p, err := g.plugin(ctx, s, cache, ref)
+			if err != nil {
+				return nil, fmt.Errorf("%s %s: %w", op.Method, op.Path, err)
+			}
+			mode := pipeline.FailClosed
+			if ref.OnError == "fail_open" {
+				mode = pipeline.FailOpen
+			}
+			steps = append(steps, pipeline.Step{Plugin: p, OnError: mode})
+		}
+		if len(steps) > 0 {
+			o.chain = pipeline.NewChain(steps...)
+		}
+		path := joinPath(api.BasePath, op.Path)
+		if err := s.router.Add(&Route{Method: op.Method, Template: path, Data: o}); err != nil {
+			return nil, err
+		}
+	}
+	return s, nil
+}
+
+func joinPath(base, p string) string {
+	base = strings.TrimSuffix(base, "/")
+	if base == "" {
+		return p
+	}
+	if p == "/" {
+		return base
+	}
+	return base + p
+}
+
+func (g *Gateway) plugin(ctx context.Context, s *Snapshot, cache map[string]*wasm.Plugin, ref config.PluginRef) (*wasm.Plugin, error) {
+	if g.opts.Plugins == nil {
+		return nil, fmt.Errorf("plugin %s: no plugin source configured", ref.Ref)
+	}
+	bin, err := g.opts.Plugins.Resolve(ctx, ref)
+	if err != nil {
+		return nil, fmt.Errorf("plugin %s: %w", ref.Ref, err)
+	}
+	m, err := g.opts.Engine.Compile(ctx, bin)
+	if err != nil {
+		return nil, fmt.Errorf("plugin %s: %w", ref.Ref, err)
+	}
+	key := m.Digest() + "\x00" + string(ref.Config)
+	if p, ok := cache[key]; ok {
+		return p, nil
+	}
+	name := ref.Name
+	if ref.Version != "" {
+		name += "@" + ref.Version
+	}
+	if name == "" {
+		name = ref.Ref
+	}
+	p, err := g.opts.Engine.NewPlugin(ctx, m, wasm.PluginConfig{
+		Name:    name,
+		RootID:  ref.Name,
+		VMID:    "",
+		Config:  []byte(ref.Config),
+		PoolMin: g.opts.PoolMin,
+		PoolMax: g.opts.PoolMax,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("plugin %s (%s): %w", ref.Ref, ref.Loc, err)
+	}
+	cache[key] = p
+	s.plugins = append(s.plugins, p)
+	return p, nil
+}
+
+// acquire takes a request reference; false when the snapshot is closing.
+func (s *Snapshot) acquire() bool {
+	if s.refs.Add(1) <= 1 {
+		s.release()
+		return false
+	}
+	return true
+}
+
+func (s *Snapshot) release() {
+	if s.refs.Add(-1) == 0 {
+		s.closeOnce.Do(func() {
+			go func() {
+				s.closePlugins()
+				close(s.closed)
+			}()
+		})
+	}
+}
+
+// Retire drops the snapshot's "current" reference: it closes once its
+// in-flight requests end. Done reports when that happened.
+func (s *Snapshot) Retire() { s.release() }
+
+// Done is closed when a retired snapshot has released its plugins.
+func (s *Snapshot) Done() <-chan struct{} { return s.closed }
+
+func (s *Snapshot) closePlugins() {
+	for _, p := range s.plugins {
+		_ = p.Close(context.Background()) // plugins close their own instances; nothing to report
+	}
+}
+
+// selectStage picks the stage by Host header, then by the first path
+// segment (which it strips).
+func (s *Snapshot) selectStage(host, path string) (*stage, string) {
+	if s.single != nil {
+		return s.single, path
+	}
+	if len(s.byHost) > 0 {
+		h := host
+		if i := strings.LastIndexByte(h, ':'); i >= 0 && !strings.Contains(h[i:], "]") {
+			h = h[:i]
+		}
+		if st := s.byHost[strings.ToLower(h)]; st != nil {
+			return st, path
+		}
+	}
+	p := strings.TrimPrefix(path, "/")
+	name, rest := p, ""
+	if i := strings.IndexByte(p, '/'); i >= 0 {
+		name, rest = p[:i], p[i:]
+	}
+	if st := s.byName[name]; st != nil {
+		if rest == "" {
+			rest = "/"
+		}
+		return st, rest
+	}
+	if n, err := url.PathUnescape(name); err == nil && n != name {
+		if st := s.byName[n]; st != nil {
+			return st, rest
+		}
+	}
+	return nil, path
+}
