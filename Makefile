@@ -3,17 +3,19 @@
 GO      ?= go
 GOFLAGS ?=
 BIN     := bin/wasmgate
+EMBED   := cmd/wasmgate/embedded/plugins
+PLUGIN_DIRS := $(wildcard plugins/*) sdk/go/template
 
 .PHONY: all run build test test-race test-long bench conformance guests plugins lint check clean
 
 all: build
 
-build:
+build: plugins
 	$(GO) build -o $(BIN) ./cmd/wasmgate
 
 ## run: the gateway on its embedded default (examples/petstore)
 run: build
-	./$(BIN) serve
+	./$(BIN) serve --tls-listen :8443 --http3
 
 ## test: unit, conformance and SDK tests (the CI gate, well under 15 minutes)
 test:
@@ -24,9 +26,10 @@ test:
 test-long:
 	$(GO) test -count=1 -timeout 60m -tags long ./...
 
-## bench: host micro-benchmarks (ns/op, allocs/op)
-bench:
-	$(GO) test -run '^$$' -bench . -benchmem -count 1 ./host/wasm/
+## bench: host micro-benchmarks (ns/op, allocs/op), then wasmgate vs httputil.ReverseProxy on one upstream
+bench: build
+	$(GO) test -run '^$$' -bench . -benchmem -count 1 ./host/wasm/ ./host/gateway/
+	$(GO) run ./internal/cmd/proxybench -wasmgate $(BIN) -plugins $(EMBED)
 
 ## conformance: the Proxy-Wasm ABI conformance suite
 conformance:
@@ -36,10 +39,13 @@ conformance:
 guests:
 	$(MAKE) -C conformance guests
 
-## plugins: build the SDK template plugin to bin/plugins/
+## plugins: build the first-party plugins (plugins/*, the SDK template) to $(EMBED), embedded by `make build`
 plugins:
-	mkdir -p bin/plugins
-	cd sdk/go/template && GOOS=wasip1 GOARCH=wasm $(GO) build -buildmode=c-shared -o ../../../bin/plugins/template.wasm .
+	@mkdir -p $(EMBED)
+	@for d in $(PLUGIN_DIRS); do \
+		n=$$(basename $$d); echo "plugin $$n"; \
+		(cd $$d && GOOS=wasip1 GOARCH=wasm $(GO) build -buildmode=c-shared -trimpath -o $(CURDIR)/$(EMBED)/$$n.wasm .) || exit 1; \
+	done
 
 ## lint: formatting and vet
 lint:

@@ -68,9 +68,14 @@ func (d *DirSource) Resolve(_ context.Context, ref config.PluginRef) ([]byte, er
 			}
 		}
 	}
-	where := strings.Join(d.Dirs, ", ")
+	var places []string
+	places = append(places, d.Dirs...)
 	if d.FS != nil {
-		where += " and the built-in plugins"
+		places = append(places, "the built-in plugins")
+	}
+	where := strings.Join(places, ", ")
+	if where == "" {
+		where = "no plugin directory (use --plugins DIR)"
 	}
 	return nil, fmt.Errorf("plugin %q not found in %s (build first-party plugins with `make plugins`, or push it with `wasmgate plugin push`)", ref.Ref, where)
 }

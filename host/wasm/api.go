@@ -36,6 +36,10 @@ type CallError struct {
 	Callback string // export name, e.g. "proxy_on_request_headers"
 	Kind     error  // one of the Err* sentinels
 	Detail   string // guest-side detail: trap message, panic text
+	// Start is set when the failure happened while starting an instance
+	// (_initialize, on_vm_start, on_configure): the error then also
+	// matches ErrPluginRejected.
+	Start bool
 }
 
 func (e *CallError) Error() string {
@@ -50,8 +54,14 @@ func (e *CallError) Error() string {
 	return s
 }
 
-// Unwrap returns the Err* sentinel.
-func (e *CallError) Unwrap() error { return e.Kind }
+// Unwrap returns the Err* sentinel, and ErrPluginRejected for start-up
+// failures.
+func (e *CallError) Unwrap() []error {
+	if e.Start && e.Kind != ErrPluginRejected {
+		return []error{e.Kind, ErrPluginRejected}
+	}
+	return []error{e.Kind}
+}
 
 // EngineConfig configures an Engine. The zero value is usable.
 type EngineConfig struct {

@@ -61,7 +61,7 @@ func TestLocalResponse403(t *testing.T) {
 // requests on other instances keep succeeding meanwhile.
 func TestLoopingPluginFailsWithinDeadline(t *testing.T) {
 	e := newEngine(t, EngineConfig{})
-	const timeout = 50 * time.Millisecond
+	const timeout = 300 * time.Millisecond
 	p := newPlugin(t, e, guest(t, "rawguest"), PluginConfig{PoolMin: 2, PoolMax: 4, CallTimeout: timeout})
 
 	stop := make(chan struct{})

@@ -153,7 +153,9 @@ func (p *Plugin) newInstance() (_ *instance, err error) {
 	}
 	mod, err := p.rt.rt.InstantiateModule(in.ctx, p.cm, cfg)
 	if err != nil {
-		return nil, p.callError("instantiate", ErrTrap, err.Error())
+		ce := p.callError("instantiate", ErrTrap, err.Error())
+		ce.Start = true
+		return nil, ce
 	}
 	in.mod = mod
 	in.memory = mod.Memory()
@@ -178,6 +180,10 @@ func (p *Plugin) newInstance() (_ *instance, err error) {
 	defer in.mu.Unlock()
 	defer func() {
 		if err != nil {
+			var ce *CallError
+			if errors.As(err, &ce) {
+				ce.Start = true
+			}
 			in.closeModule()
 		}
 	}()
@@ -300,12 +306,17 @@ func (in *instance) fail(name string, err error) error {
 	}
 	var exit *sys.ExitError
 	switch {
+	case in.memoryExhausted():
+		// Checked first: a guest that hit its memory limit and then spun
+		// until the deadline failed because of the limit.
+		kind = ErrMemoryLimit
+		if in.timedOut.Load() {
+			detail = "deadline exceeded after reaching the limit"
+		}
+		detail = fmt.Sprintf("memory limit %d MiB reached (%s)", in.p.limitBytes>>20, detail)
 	case in.timedOut.Load():
 		kind = ErrDeadline
 		detail = fmt.Sprintf("guest call ran longer than %v", in.p.timeoutFor(name))
-	case in.memoryExhausted():
-		kind = ErrMemoryLimit
-		detail = fmt.Sprintf("memory limit %d MiB reached (%s)", in.p.limitBytes>>20, detail)
 	case errors.As(err, &exit):
 		detail = fmt.Sprintf("guest exited with code %d", exit.ExitCode())
 	}
@@ -324,7 +335,8 @@ func (in *instance) memoryExhausted() bool {
 		return false
 	}
 	size := uint64(in.memory.Size())
-	if size+8<<20 >= in.p.limitBytes {
+	slack := min(in.p.limitBytes/8, 8<<20) // Go grows its heap in large steps
+	if size+slack >= in.p.limitBytes {
 		return true
 	}
 	for _, l := range append(in.logTail, in.panicMsg) {

@@ -1,0 +1,335 @@
+package config
+
+import (
+	"errors"
+	"fmt"
+	"math"
+	"net"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/knadh/koanf/parsers/json"
+	kyaml "github.com/knadh/koanf/parsers/yaml"
+	"github.com/knadh/koanf/providers/env"
+	kfile "github.com/knadh/koanf/providers/file"
+	"github.com/knadh/koanf/providers/posflag"
+	"github.com/knadh/koanf/v2"
+	"github.com/spf13/pflag"
+)
+
+// EnvPrefix starts the environment variables LoadSettings reads:
+// WASMGATE_ADMIN_LISTEN sets admin_listen.
+const EnvPrefix = "WASMGATE_"
+
+// Settings are the gateway server's settings (not the API: that is the
+// document at API).
+type Settings struct {
+	// Listen is the plain-text listener address, serving HTTP/1.1 and h2c.
+	// Default ":8080".
+	Listen string
+	// TLSListen is the TLS listener address (HTTP/1.1 and HTTP/2); "" (the
+	// default) turns TLS off. It needs TLSCert and TLSKey.
+	TLSListen string
+	// TLSCert and TLSKey are the PEM certificate chain and key files.
+	TLSCert, TLSKey string
+	// HTTP3 also serves HTTP/3 (QUIC, UDP) on the TLSListen port and
+	// advertises it with Alt-Svc. It needs TLSListen.
+	HTTP3 bool
+	// AdminListen is the admin API address; "" turns the admin API off.
+	// Default "127.0.0.1:9901".
+	AdminListen string
+	// DataDir holds the plugin store, deployments and the embedded data
+	// store. Default "./data".
+	DataDir string
+	// API is the path of the API document to serve; "" serves the embedded
+	// default (examples/petstore).
+	API string
+	// MaxBodyBytes bounds request bodies (413 beyond). Default 10 MiB.
+	MaxBodyBytes int64
+	// ReadHeaderTimeout bounds reading request headers (slowloris).
+	// Default 10s.
+	ReadHeaderTimeout time.Duration
+	// IdleTimeout closes idle keep-alive connections. Default 120s.
+	IdleTimeout time.Duration
+	// ShutdownTimeout bounds the graceful drain. Default 30s.
+	ShutdownTimeout time.Duration
+	// LogLevel is trace, debug, info (the default), warn, error or
+	// disabled.
+	LogLevel string
+}
+
+// DefaultSettings returns the settings used when nothing is configured.
+func DefaultSettings() Settings {
+	return Settings{
+		Listen:            ":8080",
+		AdminListen:       "127.0.0.1:9901",
+		DataDir:           "./data",
+		MaxBodyBytes:      10 << 20,
+		ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		ShutdownTimeout:   30 * time.Second,
+		LogLevel:          "info",
+	}
+}
+
+// setting describes one key: its name in files ("admin_listen"), in
+// environment variables (WASMGATE_ADMIN_LISTEN) and flags
+// (--admin-listen), and the field it sets.
+type setting struct {
+	key   string
+	usage string
+	field func(*Settings) any // a pointer to the field
+}
+
+var settings = []setting{
+	{"listen", "plain-text listener address (HTTP/1.1 and h2c)", func(s *Settings) any { return &s.Listen }},
+	{"tls_listen", `TLS listener address; "" turns TLS off`, func(s *Settings) any { return &s.TLSListen }},
+	{"tls_cert", "TLS certificate chain file (PEM)", func(s *Settings) any { return &s.TLSCert }},
+	{"tls_key", "TLS private key file (PEM)", func(s *Settings) any { return &s.TLSKey }},
+	{"http3", "also serve HTTP/3 on the TLS port and advertise it with Alt-Svc", func(s *Settings) any { return &s.HTTP3 }},
+	{"admin_listen", `admin API address; "" turns the admin API off`, func(s *Settings) any { return &s.AdminListen }},
+	{"data_dir", "directory of the plugin store, deployments and data", func(s *Settings) any { return &s.DataDir }},
+	{"api", `API document to serve; "" serves the embedded example`, func(s *Settings) any { return &s.API }},
+	{"max_body_bytes", "largest request body in bytes (413 beyond)", func(s *Settings) any { return &s.MaxBodyBytes }},
+	{"read_header_timeout", "time allowed to read request headers", func(s *Settings) any { return &s.ReadHeaderTimeout }},
+	{"idle_timeout", "idle keep-alive connection timeout", func(s *Settings) any { return &s.IdleTimeout }},
+	{"shutdown_timeout", "time allowed to drain requests on shutdown", func(s *Settings) any { return &s.ShutdownTimeout }},
+	{"log_level", "trace, debug, info, warn, error or disabled", func(s *Settings) any { return &s.LogLevel }},
+}
+
+func settingKeys() []string {
+	keys := make([]string, len(settings))
+	for i, s := range settings {
+		keys[i] = s.key
+	}
+	return keys
+}
+
+func flagName(key string) string { return strings.ReplaceAll(key, "_", "-") }
+
+// AddFlags registers a flag per setting on fs (--listen, --admin-listen,
+// --max-body-bytes, ...), with the defaults as flag defaults. Only flags
+// set on the command line override the other sources.
+func AddFlags(fs *pflag.FlagSet) {
+	def := DefaultSettings()
+	for _, st := range settings {
+		name := flagName(st.key)
+		switch p := st.field(&def).(type) {
+		case *string:
+			fs.String(name, *p, st.usage)
+		case *bool:
+			fs.Bool(name, *p, st.usage)
+		case *int64:
+			fs.Int64(name, *p, st.usage)
+		case *time.Duration:
+			fs.Duration(name, *p, st.usage)
+		}
+	}
+}
+
+// LoadSettings builds the settings from, in increasing precedence: the
+// defaults, the file (YAML or JSON by extension; "" for none), the
+// environment (WASMGATE_<KEY>, e.g. WASMGATE_ADMIN_LISTEN) and the flags
+// of flags that were set (flag names are keys with '-' for '_'; flags may
+// be nil, and flags that are not settings are ignored).
+//
+// Unknown keys in the file are errors naming the key; unknown WASMGATE_
+// variables are ignored, as other tools may share the prefix. Durations
+// are written like "30s". All the errors found are returned together.
+func LoadSettings(file string, flags *pflag.FlagSet) (*Settings, error) {
+	s := DefaultSettings()
+	var errs []error
+	if file != "" {
+		var parser koanf.Parser
+		switch strings.ToLower(filepath.Ext(file)) {
+		case ".yaml", ".yml":
+			parser = kyaml.Parser()
+		case ".json":
+			parser = json.Parser()
+		default:
+			return nil, fmt.Errorf("settings file %s: unknown format; use a .yaml, .yml or .json file", file)
+		}
+		k := koanf.New(".")
+		if err := k.Load(kfile.Provider(file), parser); err != nil {
+			return nil, fmt.Errorf("settings file %s: %w", file, err)
+		}
+		errs = append(errs, apply(&s, k, "settings file "+file, true)...)
+	}
+
+	k := koanf.New(".")
+	envKey := func(name string) string {
+		key := strings.ToLower(strings.TrimPrefix(name, EnvPrefix))
+		if !slices.Contains(settingKeys(), key) {
+			return ""
+		}
+		return key
+	}
+	if err := k.Load(env.Provider(EnvPrefix, ".", envKey), nil); err != nil {
+		return nil, fmt.Errorf("settings from the environment: %w", err)
+	}
+	errs = append(errs, apply(&s, k, "environment variable "+EnvPrefix, false)...)
+
+	if flags != nil {
+		k := koanf.New(".")
+		flagKey := func(f *pflag.Flag) (string, any) {
+			key := strings.ReplaceAll(f.Name, "-", "_")
+			if !f.Changed || !slices.Contains(settingKeys(), key) {
+				return "", nil
+			}
+			return key, posflag.FlagVal(flags, f)
+		}
+		if err := k.Load(posflag.ProviderWithFlag(flags, ".", nil, flagKey), nil); err != nil {
+			return nil, fmt.Errorf("settings from flags: %w", err)
+		}
+		errs = append(errs, apply(&s, k, "flag --", false)...)
+	}
+
+	errs = append(errs, s.validate()...)
+	if len(errs) > 0 {
+		return nil, errors.Join(errs...)
+	}
+	return &s, nil
+}
+
+// apply copies the values of one source onto s. source prefixes errors:
+// "settings file x.yaml", "environment variable WASMGATE_", "flag --".
+func apply(s *Settings, k *koanf.Koanf, source string, strict bool) []error {
+	var errs []error
+	name := func(key string) string {
+		switch {
+		case strings.HasPrefix(source, "environment"):
+			return source + strings.ToUpper(key)
+		case strings.HasPrefix(source, "flag"):
+			return source + flagName(key)
+		}
+		return source + ": " + key
+	}
+	for _, key := range k.Keys() {
+		i := slices.IndexFunc(settings, func(st setting) bool { return st.key == key })
+		if i < 0 {
+			if strict {
+				errs = append(errs, fmt.Errorf("%s: unknown setting %q; known settings are %s", source, key, strings.Join(settingKeys(), ", ")))
+			}
+			continue
+		}
+		if err := setValue(settings[i].field(s), k.Get(key)); err != nil {
+			errs = append(errs, fmt.Errorf("%s: %w", name(key), err))
+		}
+	}
+	return errs
+}
+
+// setValue converts a value from a file, the environment or a flag to the
+// field's type.
+func setValue(field, v any) error {
+	switch p := field.(type) {
+	case *string:
+		switch x := v.(type) {
+		case string:
+			*p = x
+		case nil:
+			*p = ""
+		default:
+			return fmt.Errorf("must be a string, not %v; quote it", x)
+		}
+	case *bool:
+		switch x := v.(type) {
+		case bool:
+			*p = x
+		case string:
+			b, err := strconv.ParseBool(x)
+			if err != nil {
+				return fmt.Errorf("must be true or false, not %q", x)
+			}
+			*p = b
+		default:
+			return fmt.Errorf("must be true or false, not %v", x)
+		}
+	case *int64:
+		switch x := v.(type) {
+		case int64:
+			*p = x
+		case int:
+			*p = int64(x)
+		case float64:
+			if x != math.Trunc(x) || math.Abs(x) > 1<<53 {
+				return fmt.Errorf("must be a whole number, not %v", x)
+			}
+			*p = int64(x)
+		case string:
+			n, err := strconv.ParseInt(x, 10, 64)
+			if err != nil {
+				return fmt.Errorf("must be a whole number, not %q", x)
+			}
+			*p = n
+		default:
+			return fmt.Errorf("must be a whole number, not %v", x)
+		}
+	case *time.Duration:
+		switch x := v.(type) {
+		case time.Duration:
+			*p = x
+		case string:
+			d, err := time.ParseDuration(x)
+			if err != nil {
+				return fmt.Errorf("must be a duration like \"30s\" or \"1m30s\", not %q", x)
+			}
+			*p = d
+		default:
+			return fmt.Errorf("must be a duration like \"30s\" or \"1m30s\", not %v", x)
+		}
+	}
+	return nil
+}
+
+var logLevels = []string{"trace", "debug", "info", "warn", "error", "disabled"}
+
+// validate checks the merged settings.
+func (s *Settings) validate() []error {
+	var errs []error
+	bad := func(format string, args ...any) { errs = append(errs, fmt.Errorf("settings: "+format, args...)) }
+	checkAddr := func(key, addr string, required bool) {
+		if addr == "" {
+			if required {
+				bad("%s must not be empty; use an address like \":8080\"", key)
+			}
+			return
+		}
+		if _, port, err := net.SplitHostPort(addr); err != nil || port == "" {
+			bad("%s %q is not a host:port address like \":8080\" or \"127.0.0.1:9901\"", key, addr)
+		}
+	}
+	checkAddr("listen", s.Listen, true)
+	checkAddr("tls_listen", s.TLSListen, false)
+	checkAddr("admin_listen", s.AdminListen, false)
+	if s.TLSListen != "" && (s.TLSCert == "" || s.TLSKey == "") {
+		bad("tls_listen needs tls_cert and tls_key")
+	}
+	if s.TLSListen == "" && (s.TLSCert != "" || s.TLSKey != "") {
+		bad("tls_cert and tls_key are set but tls_listen is not; set tls_listen (e.g. \":8443\") to serve TLS")
+	}
+	if s.HTTP3 && s.TLSListen == "" {
+		bad("http3 needs tls_listen: HTTP/3 runs on the TLS port")
+	}
+	if s.DataDir == "" {
+		bad("data_dir must not be empty")
+	}
+	if s.MaxBodyBytes <= 0 {
+		bad("max_body_bytes must be positive, not %d", s.MaxBodyBytes)
+	}
+	for _, d := range []struct {
+		key string
+		v   time.Duration
+	}{{"read_header_timeout", s.ReadHeaderTimeout}, {"idle_timeout", s.IdleTimeout}, {"shutdown_timeout", s.ShutdownTimeout}} {
+		if d.v <= 0 {
+			bad("%s must be positive, not %s", d.key, d.v)
+		}
+	}
+	if !slices.Contains(logLevels, s.LogLevel) {
+		bad("log_level must be one of %s, not %q", strings.Join(logLevels, ", "), s.LogLevel)
+	}
+	return errs
+}

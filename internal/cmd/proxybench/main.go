@@ -1,0 +1,301 @@
+// Command proxybench measures wasmgate against a plain
+// net/http/httputil.ReverseProxy on the same upstream, in one run, with
+// the same load: an empty wasmgate pipeline, a 4-plugin pipeline, and the
+// baseline. It prints req/s, p50/p99 latency and proxy CPU per request,
+// with ratios to the baseline.
+//
+//	go run ./internal/cmd/proxybench -wasmgate bin/wasmgate -plugins cmd/wasmgate/embedded/plugins
+//
+// The proxies run as child processes so their CPU time can be read from
+// /proc; the upstream and the load generator share this process.
+package main
+
+import (
+	"bufio"
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"math"
+	"net"
+	"net/http"
+	"net/http/httputil"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+func main() {
+	if len(os.Args) > 1 && os.Args[1] == "baseline" {
+		baseline(os.Args[2:])
+		return
+	}
+	wasmgate := flag.String("wasmgate", "bin/wasmgate", "wasmgate binary")
+	plugins := flag.String("plugins", "cmd/wasmgate/embedded/plugins", "directory with the first-party plugin .wasm files")
+	duration := flag.Duration("duration", 8*time.Second, "measured load per target")
+	warmup := flag.Duration("warmup", 2*time.Second, "unmeasured load before each measurement")
+	conns := flag.Int("conns", 32, "concurrent keep-alive connections")
+	flag.Parse()
+
+	up := startUpstream()
+	fmt.Printf("upstream %s, %d connections, %v per target (after %v warm-up), GOMAXPROCS of proxies = all %d cores\n\n", up, *conns, *duration, *warmup, numCPU())
+
+	self, _ := os.Executable()
+	dir, err := os.MkdirTemp("", "proxybench")
+	check(err)
+	defer os.RemoveAll(dir)
+
+	targets := []struct {
+		name string
+		cmd  func(port string) *exec.Cmd
+	}{
+		{"ReverseProxy (baseline)", func(port string) *exec.Cmd {
+			return exec.Command(self, "baseline", "127.0.0.1:"+port, up)
+		}},
+		{"wasmgate, empty pipeline", func(port string) *exec.Cmd {
+			return wasmgateCmd(*wasmgate, *plugins, dir, "empty", port, up, nil)
+		}},
+		{"wasmgate, 4 Wasm plugins", func(port string) *exec.Cmd {
+			return wasmgateCmd(*wasmgate, *plugins, dir, "four", port, up, fourPlugins)
+		}},
+	}
+	var results []result
+	for _, tg := range targets {
+		port := freePort()
+		cmd := tg.cmd(port)
+		cmd.Stderr = io.Discard
+		cmd.Stdout = io.Discard
+		check(cmd.Start())
+		addr := "http://127.0.0.1:" + port
+		if err := waitReady(addr + "/bench/ping"); err != nil {
+			cmd.Process.Kill()
+			fmt.Fprintf(os.Stderr, "%s did not start: %v\n", tg.name, err)
+			os.Exit(1)
+		}
+		load(addr+"/bench/ping", *conns, *warmup, nil)
+		cpu0 := cpuTime(cmd.Process.Pid)
+		r := load(addr+"/bench/ping", *conns, *duration, nil)
+		r.cpu = cpuTime(cmd.Process.Pid) - cpu0
+		r.name = tg.name
+		results = append(results, r)
+		cmd.Process.Signal(os.Interrupt)
+		done := make(chan struct{})
+		go func() { cmd.Wait(); close(done) }()
+		select {
+		case <-done:
+		case <-time.After(5 * time.Second):
+			cmd.Process.Kill()
+		}
+	}
+	report(results)
+}
+
+var fourPlugins = []string{
+	`{plugin: cors, config: {allow_origins: ["*"]}}`,
+	`{plugin: template, config: {header: x-one, value: "1"}}`,
+	`{plugin: template, config: {header: x-two, value: "2"}}`,
+	`{plugin: template, config: {header: x-three, value: "3"}}`,
+}
+
+func wasmgateCmd(bin, plugins, dir, name, port, upstream string, pipeline []string) *exec.Cmd {
+	doc := fmt.Sprintf(`openapi: 3.0.3
+info: {title: bench-%s, version: "1"}
+x-wasmgate-stages: [{name: bench, variables: {backend: %q}}]
+x-wasmgate-pipeline: [%s]
+paths:
+  /ping:
+    get:
+      x-wasmgate-integration: {type: http_proxy, uri: "${stageVariables.backend}/ping"}
+      responses: {"200": {description: ok}}
+`, name, upstream, strings.Join(pipeline, ", "))
+	path := filepath.Join(dir, name+".yaml")
+	check(os.WriteFile(path, []byte(doc), 0o644))
+	return exec.Command(bin, "serve", "--api", path, "--listen", "127.0.0.1:"+port,
+		"--tls-listen", "", "--admin-listen", "", "--data-dir", filepath.Join(dir, name+"-data"), "--plugins", plugins)
+}
+
+// baseline is the yardstick: httputil.ReverseProxy with the same transport
+// tuning as wasmgate's, stripping the stage prefix like the gateway.
+func baseline(args []string) {
+	listen, upstream := args[0], args[1]
+	u, err := url.Parse(upstream)
+	check(err)
+	rp := httputil.NewSingleHostReverseProxy(u)
+	rp.Transport = &http.Transport{
+		DialContext:         (&net.Dialer{Timeout: 10 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
+		ForceAttemptHTTP2:   true,
+		MaxIdleConns:        2048,
+		MaxIdleConnsPerHost: 512,
+		IdleConnTimeout:     90 * time.Second,
+		DisableCompression:  true,
+		WriteBufferSize:     32 << 10,
+		ReadBufferSize:      32 << 10,
+	}
+	h := http.StripPrefix("/bench", rp)
+	srv := &http.Server{Addr: listen, Handler: h, ReadHeaderTimeout: 10 * time.Second}
+	check(srv.ListenAndServe())
+}
+
+func startUpstream() string {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	check(err)
+	body := []byte(`{"pets":[{"id":1,"name":"Rex"},{"id":2,"name":"Tom"}]}` + "\n")
+	go http.Serve(ln, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		w.Header().Set("Content-Length", strconv.Itoa(len(body)))
+		w.Write(body)
+	}))
+	return "http://" + ln.Addr().String()
+}
+
+type result struct {
+	name     string
+	requests int64
+	errors   int64
+	elapsed  time.Duration
+	lat      []time.Duration
+	cpu      time.Duration
+}
+
+// load runs conns closed-loop clients for d.
+func load(target string, conns int, d time.Duration, _ []string) result {
+	tr := &http.Transport{MaxIdleConnsPerHost: conns, MaxConnsPerHost: conns, DisableCompression: true}
+	defer tr.CloseIdleConnections()
+	client := &http.Client{Transport: tr}
+	ctx, cancel := context.WithTimeout(context.Background(), d)
+	defer cancel()
+	var n, errs atomic.Int64
+	lats := make([][]time.Duration, conns)
+	var wg sync.WaitGroup
+	start := time.Now()
+	for i := 0; i < conns; i++ {
+		wg.Add(1)
+		go func(i int) {
+			defer wg.Done()
+			for ctx.Err() == nil {
+				t0 := time.Now()
+				req, _ := http.NewRequestWithContext(ctx, "GET", target, nil)
+				resp, err := client.Do(req)
+				if err != nil {
+					if ctx.Err() == nil {
+						errs.Add(1)
+					}
+					continue
+				}
+				io.Copy(io.Discard, resp.Body)
+				resp.Body.Close()
+				if resp.StatusCode != 200 {
+					errs.Add(1)
+					continue
+				}
+				lats[i] = append(lats[i], time.Since(t0))
+				n.Add(1)
+			}
+		}(i)
+	}
+	wg.Wait()
+	r := result{requests: n.Load(), errors: errs.Load(), elapsed: time.Since(start)}
+	for _, l := range lats {
+		r.lat = append(r.lat, l...)
+	}
+	sort.Slice(r.lat, func(i, j int) bool { return r.lat[i] < r.lat[j] })
+	return r
+}
+
+func (r result) rps() float64 { return float64(r.requests) / r.elapsed.Seconds() }
+
+func (r result) pct(p float64) time.Duration {
+	if len(r.lat) == 0 {
+		return 0
+	}
+	return r.lat[int(math.Min(float64(len(r.lat)-1), p*float64(len(r.lat))))]
+}
+
+func (r result) cpuPerReq() float64 {
+	if r.requests == 0 {
+		return 0
+	}
+	return float64(r.cpu.Microseconds()) / float64(r.requests)
+}
+
+func report(rs []result) {
+	base := rs[0]
+	fmt.Printf("%-28s %10s %9s %9s %9s %12s %8s %10s %10s\n", "target", "req/s", "p50", "p99", "errors", "CPU µs/req", "× req/s", "× p99", "× CPU")
+	for _, r := range rs {
+		fmt.Printf("%-28s %10.0f %9s %9s %9d %12.1f %8.2f %10.2f %10.2f\n", r.name, r.rps(),
+			r.pct(0.50).Round(time.Microsecond), r.pct(0.99).Round(time.Microsecond), r.errors, r.cpuPerReq(),
+			r.rps()/base.rps(), float64(r.pct(0.99))/float64(base.pct(0.99)), r.cpuPerReq()/base.cpuPerReq())
+	}
+	if len(rs) == 3 {
+		fmt.Printf("\n4 plugins vs empty pipeline: %.2f× req/s, %.1f µs CPU per request for the plugins\n",
+			rs[2].rps()/rs[1].rps(), rs[2].cpuPerReq()-rs[1].cpuPerReq())
+	}
+}
+
+// cpuTime reads a process's user+system CPU time from /proc.
+func cpuTime(pid int) time.Duration {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0
+	}
+	s := string(b)
+	s = s[strings.LastIndexByte(s, ')')+2:]
+	f := strings.Fields(s)
+	utime, _ := strconv.ParseInt(f[11], 10, 64)
+	stime, _ := strconv.ParseInt(f[12], 10, 64)
+	const hz = 100 // USER_HZ on Linux
+	return time.Duration(utime+stime) * time.Second / hz
+}
+
+func freePort() string {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	check(err)
+	defer ln.Close()
+	_, p, _ := net.SplitHostPort(ln.Addr().String())
+	return p
+}
+
+func waitReady(u string) error {
+	deadline := time.Now().Add(60 * time.Second)
+	for time.Now().Before(deadline) {
+		resp, err := http.Get(u)
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == 200 {
+				return nil
+			}
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	return fmt.Errorf("no 200 from %s within 60s", u)
+}
+
+func numCPU() int {
+	f, err := os.Open("/proc/cpuinfo")
+	if err != nil {
+		return 0
+	}
+	defer f.Close()
+	n := 0
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		if strings.HasPrefix(sc.Text(), "processor") {
+			n++
+		}
+	}
+	return n
+}
+
+func check(err error) {
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "proxybench:", err)
+		os.Exit(1)
+	}
+}
