@@ -17,6 +17,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"runtime/pprof"
 	"strings"
 	"syscall"
 	"time"
@@ -63,6 +64,18 @@ Settings come from defaults < --config file < WASMGATE_* environment < flags.`,
 func serve(ctx context.Context, s *config.Settings, pluginDirs []string) error {
 	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	if path := os.Getenv("WASMGATE_CPUPROFILE"); path != "" {
+		// A debugging aid for performance work: a CPU profile of the
+		// whole run, written on shutdown.
+		f, err := os.Create(path)
+		if err != nil {
+			return err
+		}
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return err
+		}
+		defer func() { pprof.StopCPUProfile(); f.Close() }()
+	}
 	logf := func(format string, args ...any) { fmt.Fprintf(os.Stderr, format+"\n", args...) }
 
 	if err := os.MkdirAll(s.DataDir, 0o755); err != nil {

@@ -31,7 +31,8 @@ type Settings struct {
 	// Default ":8080".
 	Listen string
 	// TLSListen is the TLS listener address (HTTP/1.1 and HTTP/2); "" (the
-	// default) turns TLS off. It needs TLSCert and TLSKey.
+	// default) turns TLS off. Without TLSCert and TLSKey, serve uses a
+	// self-signed certificate for localhost (development only).
 	TLSListen string
 	// TLSCert and TLSKey are the PEM certificate chain and key files.
 	TLSCert, TLSKey string
@@ -305,8 +306,10 @@ func (s *Settings) validate() []error {
 	checkAddr("listen", s.Listen, true)
 	checkAddr("tls_listen", s.TLSListen, false)
 	checkAddr("admin_listen", s.AdminListen, false)
-	if s.TLSListen != "" && (s.TLSCert == "" || s.TLSKey == "") {
-		bad("tls_listen needs tls_cert and tls_key")
+	// tls_listen alone is allowed: `wasmgate serve` then uses a
+	// self-signed certificate for localhost (development).
+	if (s.TLSCert == "") != (s.TLSKey == "") {
+		bad("tls_cert and tls_key go together: set both, or neither for a self-signed development certificate")
 	}
 	if s.TLSListen == "" && (s.TLSCert != "" || s.TLSKey != "") {
 		bad("tls_cert and tls_key are set but tls_listen is not; set tls_listen (e.g. \":8443\") to serve TLS")

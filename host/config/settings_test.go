@@ -116,13 +116,14 @@ settings: log_level must be one of trace, debug, info, warn, error, disabled, no
 environment variable WASMGATE_MAX_BODY_BYTES: must be a whole number, not "10MB"`},
 		{name: "inconsistent settings", flags: []string{"--http3", "--tls-cert=c.pem", "--listen=8080", "--max-body-bytes=0", "--idle-timeout=0s", "--log-level=loud"},
 			want: `settings: listen "8080" is not a host:port address like ":8080" or "127.0.0.1:9901"
+settings: tls_cert and tls_key go together: set both, or neither for a self-signed development certificate
 settings: tls_cert and tls_key are set but tls_listen is not; set tls_listen (e.g. ":8443") to serve TLS
 settings: http3 needs tls_listen: HTTP/3 runs on the TLS port
 settings: max_body_bytes must be positive, not 0
 settings: idle_timeout must be positive, not 0s
 settings: log_level must be one of trace, debug, info, warn, error, disabled, not "loud"`},
 		{name: "tls without a key", env: map[string]string{"WASMGATE_TLS_LISTEN": ":8443", "WASMGATE_TLS_CERT": "c.pem"},
-			want: `settings: tls_listen needs tls_cert and tls_key`},
+			want: `settings: tls_cert and tls_key go together: set both, or neither for a self-signed development certificate`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

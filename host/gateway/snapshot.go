@@ -223,3 +223,6 @@ func (s *Snapshot) selectStage(host, path string) (*stage, string) {
 	}
 	return nil, path
 }
+
+// Plugins returns the snapshot's plugin pools (for metrics and tests).
+func (s *Snapshot) Plugins() []*wasm.Plugin { return append([]*wasm.Plugin(nil), s.plugins...) }

@@ -92,6 +92,7 @@ type instance struct {
 	fnAlloc   api.Function
 	fns       [cbCount]api.Function
 	interrupt api.MutableGlobal
+	ticks     api.Global // loop iterations and function entries, for progress
 
 	mu         sync.Mutex // serializes guest calls and guards the fields below
 	dead       bool
@@ -121,6 +122,9 @@ type instance struct {
 	timedOut   atomic.Bool
 	gone       atomic.Bool  // module closed
 	deadlineAt atomic.Int64 // unix ns
+	hardAt     atomic.Int64 // unix ns: interrupt even without progress
+	ticksAt    atomic.Uint32
+	timeout    atomic.Int64 // of the running call, ns
 	timer      *time.Timer
 }
 
@@ -169,6 +173,7 @@ func (p *Plugin) newInstance() (_ *instance, err error) {
 		return nil, p.callError("instantiate", ErrTrap, "interrupt global missing")
 	}
 	in.interrupt = g
+	in.ticks = mod.ExportedGlobal(interrupt.TicksExportName)
 	if in.fnAlloc = mod.ExportedFunction(abi.ExportMemoryAllocate); in.fnAlloc == nil {
 		in.fnAlloc = mod.ExportedFunction(abi.ExportMalloc)
 	}
@@ -254,7 +259,13 @@ func (in *instance) callTop(fn api.Function, name string, stack []uint64, timeou
 	if in.dead {
 		return in.p.callError(name, ErrInstanceLost, "")
 	}
-	in.deadlineAt.Store(time.Now().Add(timeout).UnixNano())
+	now := time.Now().UnixNano()
+	in.deadlineAt.Store(now + int64(timeout))
+	in.hardAt.Store(now + int64(max(10*timeout, time.Second)))
+	in.timeout.Store(int64(timeout))
+	if in.ticks != nil {
+		in.ticksAt.Store(uint32(in.ticks.Get()))
+	}
 	in.inCall.Store(true)
 	in.timer.Reset(timeout)
 	err := fn.CallWithStack(in.ctx, stack)
@@ -275,13 +286,31 @@ func (in *instance) callTop(fn api.Function, name string, stack []uint64, timeou
 	return nil
 }
 
+// minProgress is how many loop iterations and function entries a call
+// must have made by its deadline to count as running rather than waiting
+// for a CPU: a spinning guest makes millions per millisecond, a real
+// plugin call a few thousand in total.
+const minProgress = 1 << 20
+
 // onDeadline runs on the timer goroutine when a call may have overrun.
+//
+// The deadline is wall-clock time, but on an overloaded machine a call can
+// sit preempted, holding no CPU, past it. So a call that has made little
+// progress gets more time (re-armed in steps) until a hard limit of ten
+// times its timeout; one that is spinning is interrupted at once.
 func (in *instance) onDeadline() {
-	if !in.inCall.Load() || time.Now().UnixNano() < in.deadlineAt.Load() {
+	now := time.Now().UnixNano()
+	if !in.inCall.Load() || now < in.deadlineAt.Load() {
 		return
 	}
+	if in.ticks != nil && now < in.hardAt.Load() {
+		if progress := uint32(in.ticks.Get()) - in.ticksAt.Load(); progress < minProgress {
+			in.timer.Reset(time.Duration(in.timeout.Load()) / 2)
+			return
+		}
+	}
 	in.timedOut.Store(true)
-	in.interrupt.Set(1) // the guest traps at its next loop header
+	in.interrupt.Set(1) // the guest traps at its next loop header or call
 }
 
 // nanosleep backs WASI sleeps (poll_oneoff clock subscriptions). A guest

@@ -182,9 +182,12 @@ func (p *Plugin) acquire(ctx context.Context) (*instance, error) {
 			}
 		}
 		if best != nil {
-			// Every instance already carries a stream: grow, off the
-			// request path, up to PoolMax.
-			if bestScore >= 2 && len(p.live)+p.pending < p.cfg.PoolMax {
+			// Every instance is running a guest call right now: there is
+			// contention, so grow, off the request path, up to PoolMax.
+			// Streams merely bound to an instance cost nothing while they
+			// wait on the upstream, and fewer instances keep the guests'
+			// memory warm in the CPU caches.
+			if bestScore%2 == 1 && len(p.live)+p.pending < p.cfg.PoolMax {
 				p.spawnLocked()
 			}
 			best.bound.Add(1)

@@ -42,7 +42,9 @@ func main() {
 	duration := flag.Duration("duration", 8*time.Second, "measured load per target")
 	warmup := flag.Duration("warmup", 2*time.Second, "unmeasured load before each measurement")
 	conns := flag.Int("conns", 32, "concurrent keep-alive connections")
+	pipeline := flag.String("pipeline", strings.Join(fourPlugins, ";"), "the plugin entries (YAML flow maps) of the plugin pipeline, separated by ';'")
 	flag.Parse()
+	plugins4 := strings.Split(*pipeline, ";")
 
 	up := startUpstream()
 	fmt.Printf("upstream %s, %d connections, %v per target (after %v warm-up), GOMAXPROCS of proxies = all %d cores\n\n", up, *conns, *duration, *warmup, numCPU())
@@ -62,8 +64,8 @@ func main() {
 		{"wasmgate, empty pipeline", func(port string) *exec.Cmd {
 			return wasmgateCmd(*wasmgate, *plugins, dir, "empty", port, up, nil)
 		}},
-		{"wasmgate, 4 Wasm plugins", func(port string) *exec.Cmd {
-			return wasmgateCmd(*wasmgate, *plugins, dir, "four", port, up, fourPlugins)
+		{fmt.Sprintf("wasmgate, %d Wasm plugins", len(plugins4)), func(port string) *exec.Cmd {
+			return wasmgateCmd(*wasmgate, *plugins, dir, "four", port, up, plugins4)
 		}},
 	}
 	var results []result
@@ -234,7 +236,7 @@ func report(rs []result) {
 			r.rps()/base.rps(), float64(r.pct(0.99))/float64(base.pct(0.99)), r.cpuPerReq()/base.cpuPerReq())
 	}
 	if len(rs) == 3 {
-		fmt.Printf("\n4 plugins vs empty pipeline: %.2f× req/s, %.1f µs CPU per request for the plugins\n",
+		fmt.Printf("\nplugins vs empty pipeline: %.2f× req/s, %.1f µs CPU per request for the plugins\n",
 			rs[2].rps()/rs[1].rps(), rs[2].cpuPerReq()-rs[1].cpuPerReq())
 	}
 }

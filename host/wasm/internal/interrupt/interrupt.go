@@ -22,9 +22,9 @@
 // every stop-the-world phase of the Go garbage collector, and with it every
 // goroutine of the process, including the timer that would set the flag: the
 // process hangs for as long as the loop runs, forever for an infinite loop.
-// So, when the module has a memory, Instrument also adds a second,
-// unexported mutable i32 global, a loop-iteration counter, and follows the
-// check with
+// So, when the module has a memory, Instrument also adds a second mutable
+// i32 global, a loop-iteration counter exported as TicksExportName, and
+// follows the check with
 //
 //	global.get $tick  i32.const 1  i32.add  global.set $tick
 //	global.get $tick  i32.const 0xffff  i32.and  i32.eqz
@@ -62,6 +62,12 @@ import (
 
 // ExportName is the name under which the instrumented module exports the flag global.
 const ExportName = "wasmgate_interrupt"
+
+// TicksExportName is the name of the exported counter global (modules with
+// a memory only): it counts loop iterations and function entries, so a
+// host can tell a guest that is running from one that is merely waiting
+// for a CPU.
+const TicksExportName = "wasmgate_ticks"
 
 // MaxLocals is the most locals a function may declare (the limit web
 // engines use). Larger declarations are rejected before a runtime sizes
@@ -290,13 +296,24 @@ func (m *module) globalPayload(entries []byte, n uint32) []byte {
 // exportPayload returns an export section payload: the existing entries
 // followed by the export of global flag as ExportName.
 func (m *module) exportPayload(entries []byte, flag uint32) []byte {
-	p := make([]byte, 0, 16+len(entries)+len(ExportName))
-	p = appendU32(p, m.exports+1)
+	p := make([]byte, 0, 32+len(entries)+len(ExportName)+len(TicksExportName))
+	n := m.exports + 1
+	if m.memories > 0 {
+		n++
+	}
+	p = appendU32(p, n)
 	p = append(p, entries...)
 	p = appendU32(p, uint32(len(ExportName)))
 	p = append(p, ExportName...)
 	p = append(p, kindGlobal)
-	return appendU32(p, flag)
+	p = appendU32(p, flag)
+	if m.memories > 0 {
+		p = appendU32(p, uint32(len(TicksExportName)))
+		p = append(p, TicksExportName...)
+		p = append(p, kindGlobal)
+		p = appendU32(p, flag+1)
+	}
+	return p
 }
 
 // appendSection appends a section with a minimal size encoding.

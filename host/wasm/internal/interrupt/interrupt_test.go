@@ -183,9 +183,10 @@ func checkInstrumented(tb testing.TB, in, out []byte) (loops int) {
 		tb.Fatalf("global entries = % x, want % x", got, wantGlobals)
 	}
 
-	// Export section: the old entries, then the flag's export.
-	if mo.export < 0 || mo.exports != mi.exports+1 {
-		tb.Fatalf("export section: %d exports, want %d", mo.exports, mi.exports+1)
+	// Export section: the old entries, then the flag's export (and the
+	// counter's).
+	if mo.export < 0 || mo.exports != mi.exports+added {
+		tb.Fatalf("export section: %d exports, want %d", mo.exports, mi.exports+added)
 	}
 	var oldExports []byte
 	if mi.export >= 0 {
@@ -194,6 +195,11 @@ func checkInstrumented(tb testing.TB, in, out []byte) (loops int) {
 	wantExports := append(bytes.Clone(oldExports), byte(len(ExportName)))
 	wantExports = append(wantExports, ExportName...)
 	wantExports = appendU32(append(wantExports, kindGlobal), flag)
+	if memory {
+		wantExports = append(wantExports, byte(len(TicksExportName)))
+		wantExports = append(wantExports, TicksExportName...)
+		wantExports = appendU32(append(wantExports, kindGlobal), flag+1)
+	}
 	if got := out[mo.exportEntries:mo.sections[mo.export].end]; !bytes.Equal(got, wantExports) {
 		tb.Fatalf("export entries = % x, want % x", got, wantExports)
 	}
