@@ -303,9 +303,13 @@ func TestHandBuilt(t *testing.T) {
 func TestInterruptHandBuilt(t *testing.T) {
 	ctx := context.Background()
 	// (func (export "spin") (try_table (catch_all 0) (loop $l (br $l))))
+	// with a memory, so the instrumented loop yields to the Go scheduler:
+	// without one a garbage collection during the spin would stop the
+	// world forever (see the package documentation).
 	wasm := mod(
 		sec(secType, vec(funcVoid)),
 		sec(secFunction, vec(u32(0))),
+		sec(secMemory, vec([]byte{0x00, 0x01})),
 		sec(secExport, vec(cat(str("spin"), []byte{kindFunc, 0x00}))),
 		sec(secCode, vec(body(noLocals,
 			0x1f, 0x40, 0x01, 0x02, 0x00, // try_table (catch_all 0)
