@@ -195,4 +195,6 @@ var Callbacks = map[string]Signature{
 	ExportOnGRPCReceive:                 {i32s(3), nil},
 	ExportOnGRPCReceiveTrailingMetadata: {i32s(3), nil},
 	ExportOnGRPCClose:                   {i32s(3), nil},
+	ExportHooks:                         {nil, i32s(1)},
+	ExportYield:                         {nil, nil},
 }

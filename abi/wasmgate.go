@@ -45,3 +45,42 @@ var ExtFunctions = map[string]Signature{
 // starts only run while the guest is executing. The Go SDK exports it; the
 // host calls it every few calls and ignores its absence.
 const ExportYield = "wasmgate_yield"
+
+// ExportHooks is the optional export `wasmgate_hooks() -> i32` through
+// which a plugin tells the host which HTTP callbacks it actually handles,
+// as a bit set of Hook values. SDKs export every proxy_on_* callback, so
+// without it the host must assume all of them matter, and buffer bodies
+// for plugins that never look at them. The host calls it once per instance
+// after _initialize; a plugin without it handles every callback it exports.
+const ExportHooks = "wasmgate_hooks"
+
+// Hook bits for ExportHooks.
+const (
+	HookRequestHeaders   uint32 = 1 << 0
+	HookRequestBody      uint32 = 1 << 1
+	HookRequestTrailers  uint32 = 1 << 2
+	HookResponseHeaders  uint32 = 1 << 3
+	HookResponseBody     uint32 = 1 << 4
+	HookResponseTrailers uint32 = 1 << 5
+	HookAll              uint32 = 1<<6 - 1
+)
+
+// HookFor returns the hook bit of an HTTP stream callback export name, or 0
+// for callbacks that are not optional HTTP hooks.
+func HookFor(callback string) uint32 {
+	switch callback {
+	case ExportOnRequestHeaders:
+		return HookRequestHeaders
+	case ExportOnRequestBody:
+		return HookRequestBody
+	case ExportOnRequestTrailers:
+		return HookRequestTrailers
+	case ExportOnResponseHeaders:
+		return HookResponseHeaders
+	case ExportOnResponseBody:
+		return HookResponseBody
+	case ExportOnResponseTrailers:
+		return HookResponseTrailers
+	}
+	return 0
+}

@@ -42,15 +42,16 @@ type Chain struct {
 	reqBody, respHeaders, respBody, log bool
 }
 
-// NewChain builds a chain; it inspects the plugins' exports once so phases
-// no plugin implements cost nothing per request.
+// NewChain builds a chain; it asks the plugins once which callbacks they
+// handle, so phases no plugin handles cost nothing per request and bodies
+// stream unless a plugin reads them.
 func NewChain(steps ...Step) *Chain {
 	c := &Chain{steps: steps}
 	for _, s := range steps {
-		m := s.Plugin.Module()
-		c.reqBody = c.reqBody || m.Exports(abi.ExportOnRequestBody)
-		c.respHeaders = c.respHeaders || m.Exports(abi.ExportOnResponseHeaders)
-		c.respBody = c.respBody || m.Exports(abi.ExportOnResponseBody)
+		p := s.Plugin
+		c.reqBody = c.reqBody || p.Handles(abi.ExportOnRequestBody)
+		c.respHeaders = c.respHeaders || p.Handles(abi.ExportOnResponseHeaders)
+		c.respBody = c.respBody || p.Handles(abi.ExportOnResponseBody)
 	}
 	return c
 }

@@ -79,6 +79,14 @@ var callbackNames = [cbCount]string{
 	cbYield:            abi.ExportYield,
 }
 
+// cbHooks maps callback slots to their abi.Hook bit (0: always called).
+var cbHooks = func() (h [cbCount]uint32) {
+	for i, name := range callbackNames {
+		h[i] = abi.HookFor(name)
+	}
+	return h
+}()
+
 const rootContextID = 1
 
 // instance is one instantiated module with its root context. Calls into it
@@ -214,6 +222,13 @@ func (p *Plugin) newInstance() (_ *instance, err error) {
 			}
 			return nil, err
 		}
+	}
+	if fn := mod.ExportedFunction(abi.ExportHooks); fn != nil {
+		st := []uint64{0}
+		if err := in.callTop(fn, abi.ExportHooks, st, start); err != nil {
+			return nil, err
+		}
+		p.hooks.Store(uint32(st[0]) & abi.HookAll)
 	}
 	if fn := in.fns[cbContextCreate]; fn != nil {
 		if err := in.callTop(fn, callbackNames[cbContextCreate], []uint64{rootContextID, 0}, start); err != nil {

@@ -34,6 +34,20 @@ type Plugin struct {
 	rr       uint32
 
 	created, discarded, retiredN, recycled atomic.Int64
+	// hooks is the plugin's declared HTTP hooks (abi.ExportHooks);
+	// abi.HookAll when it declares none.
+	hooks atomic.Uint32
+}
+
+// Handles reports whether the plugin handles an HTTP callback: it exports
+// it and, if it declares its hooks (abi.ExportHooks), declares it. The
+// gateway skips phases, and body buffering, that no plugin handles.
+func (p *Plugin) Handles(callback string) bool {
+	if !p.m.exports[callback] {
+		return false
+	}
+	bit := abi.HookFor(callback)
+	return bit == 0 || p.hooks.Load()&bit != 0
 }
 
 // PoolStats describes a plugin's instance pool.
@@ -122,6 +136,7 @@ func (e *Engine) NewPlugin(ctx context.Context, m *Module, cfg PluginConfig) (*P
 		all:        map[*instance]struct{}{},
 		changed:    make(chan struct{}),
 	}
+	p.hooks.Store(abi.HookAll)
 	for i := 0; i < cfg.PoolMin; i++ {
 		in, err := p.newInstance()
 		if err != nil {

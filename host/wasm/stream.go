@@ -99,9 +99,9 @@ func (s *Stream) OnResponseTrailers(numTrailers int) (abi.Action, error) {
 	return s.action2(cbResponseTrailers, phResponseTrailers, uint64(numTrailers))
 }
 
-// Exports reports whether the plugin implements a callback, so the gateway
-// can skip phases (and body buffering) no plugin needs.
-func (s *Stream) Exports(callback string) bool { return s.p.m.exports[callback] }
+// Handles reports whether the plugin handles a callback (see
+// Plugin.Handles).
+func (s *Stream) Handles(callback string) bool { return s.p.Handles(callback) }
 
 func (s *Stream) action(cb int, ph phase, n uint64, eos bool) (abi.Action, error) {
 	var e uint64
@@ -119,7 +119,7 @@ func (s *Stream) call(cb int, ph phase, nargs int, a, b uint64) (abi.Action, err
 	in := s.in
 	fn := in.fns[cb]
 	s.phase = ph
-	if fn == nil || s.closed {
+	if fn == nil || s.closed || (cbHooks[cb] != 0 && s.p.hooks.Load()&cbHooks[cb] == 0) {
 		return abi.ActionContinue, nil
 	}
 	in.mu.Lock()

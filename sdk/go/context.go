@@ -117,3 +117,30 @@ func (DefaultHTTPContext) OnHTTPStreamDone() {}
 func SetNewRootContext(f func(contextID uint32) RootContext) {
 	state.newRoot = f
 }
+
+// Hooks is a set of HTTP callbacks a plugin handles (see SetHooks).
+type Hooks uint32
+
+// The HTTP callbacks a plugin can declare.
+const (
+	HookRequestHeaders   = Hooks(abi.HookRequestHeaders)
+	HookRequestBody      = Hooks(abi.HookRequestBody)
+	HookRequestTrailers  = Hooks(abi.HookRequestTrailers)
+	HookResponseHeaders  = Hooks(abi.HookResponseHeaders)
+	HookResponseBody     = Hooks(abi.HookResponseBody)
+	HookResponseTrailers = Hooks(abi.HookResponseTrailers)
+	HookAll              = Hooks(abi.HookAll)
+)
+
+var declaredHooks = HookAll
+
+// SetHooks declares which HTTP callbacks the plugin's HTTP contexts
+// actually implement; call it from init next to SetNewRootContext. The SDK
+// exports every callback, so without it the host must assume all of them
+// matter: it then buffers request and response bodies for the plugin and
+// calls it in every phase. A plugin that only looks at headers declares
+//
+//	sdk.SetHooks(sdk.HookRequestHeaders | sdk.HookResponseHeaders)
+//
+// and its requests stream. Callbacks not declared are never called.
+func SetHooks(h Hooks) { declaredHooks = h & HookAll }

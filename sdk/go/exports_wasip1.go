@@ -99,3 +99,6 @@ func b2u(b bool) uint32 {
 	}
 	return 0
 }
+
+//go:wasmexport wasmgate_hooks
+func wasmgateHooks() uint32 { return uint32(declaredHooks) }

@@ -26,6 +26,8 @@ func main() {}
 
 func init() {
 	sdk.SetNewRootContext(func(contextID uint32) sdk.RootContext { return &rootContext{} })
+	// Only headers: the gateway then streams bodies past this plugin.
+	sdk.SetHooks(sdk.HookRequestHeaders | sdk.HookResponseHeaders)
 }
 
 // config is the plugin configuration (the per-stage JSON the operator sets).
