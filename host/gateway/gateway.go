@@ -142,8 +142,6 @@ type reqCtx struct {
 	scheme   string
 }
 
-var reqPool = sync.Pool{New: func() any { return new(reqCtx) }}
-
 func (rc *reqCtx) param(name string) string {
 	for _, p := range rc.params {
 		if p.Name == name {
@@ -231,9 +229,9 @@ func (rc *reqCtx) Property(path string) ([]byte, bool) {
 
 // ServeHTTP routes a request and runs its pipeline and integration.
 func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	rc := reqPool.Get().(*reqCtx)
-	*rc = reqCtx{r: r, start: time.Now(), scheme: "http"}
-	defer reqPool.Put(rc)
+	// Not pooled: a plugin that holds its stream open past the response
+	// (on_done returned false) may still read the request's properties.
+	rc := &reqCtx{r: r, start: time.Now(), scheme: "http"}
 	if r.TLS != nil {
 		rc.scheme = "https"
 	}

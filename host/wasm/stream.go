@@ -180,13 +180,8 @@ func (s *Stream) Close() error {
 		err = s.finishLocked()
 	}
 	in.leave()
-	if !in.dead {
-		delete(in.streams, s.id)
-		s.p.unbound(in)
-	} else {
-		delete(in.streams, s.id)
-		s.p.unbound(in)
-	}
+	delete(in.streams, s.id)
+	s.p.unbound(in)
 	return err
 }
 
