@@ -4,7 +4,7 @@ GO      ?= go
 GOFLAGS ?=
 BIN     := bin/wasmgate
 EMBED   := cmd/wasmgate/embedded/plugins
-PLUGIN_DIRS := $(wildcard plugins/*) sdk/go/template
+PLUGIN_DIRS := $(patsubst %/,%,$(wildcard plugins/*/)) sdk/go/template
 
 .PHONY: all run build test test-race test-long bench conformance guests plugins lint check clean
 
