@@ -91,6 +91,12 @@ paths:
       x-wasmgate-pipeline: [{plugin: deny}]
       x-wasmgate-integration: {type: http_proxy, uri: "${stageVariables.backend}/deny"}
       responses: {"200": {description: ok}}
+  /health:
+    get:
+      x-wasmgate-integration:
+        type: mock
+        mock: {status: 203, headers: {content-type: application/json}, body: '{"stage":"${stage}","tier":"${stage.tier}"}'}
+      responses: {"203": {description: ok}}
   /store/{key}:
     parameters: [{name: key, in: path, required: true, schema: {type: string}}]
     get:
@@ -195,6 +201,17 @@ func TestGatewayResponses(t *testing.T) {
 	}
 	if r := do(t, nil, "DELETE", e.base+"/dev/pets", nil); r.header.Get("Allow") != "GET, POST" {
 		t.Errorf("405 Allow header %q", r.header.Get("Allow"))
+	}
+}
+
+func TestMockIntegration(t *testing.T) {
+	e := startGateway(t, petsDoc("http://127.0.0.1:1"), nil)
+	r := do(t, nil, "GET", e.base+"/prod/health", nil)
+	if r.status != 203 || r.body != `{"stage":"prod","tier":"prod"}` || r.header.Get("Content-Type") != "application/json" {
+		t.Fatalf("mock: %d %q %v", r.status, r.body, r.header)
+	}
+	if r.header.Get("X-Request-Id") == "" {
+		t.Error("no request id on a mock response")
 	}
 }
 
