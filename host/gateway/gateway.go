@@ -252,6 +252,18 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	rc.stage = st
 	route, params, allow := snap.router.Match(r.Method, path, rc.paramBuf[:0])
+	if route == nil && allow != "" && r.Method == http.MethodOptions {
+		// A CORS preflight for a path without an OPTIONS operation: let
+		// the pipeline of one of its operations answer (the cors plugin).
+		first, _, _ := strings.Cut(allow, ", ")
+		if rt, ps, _ := snap.router.Match(first, path, rc.paramBuf[:0]); rt != nil && rt.Data.(*operation).chain != nil {
+			rc.route, rc.params = rt, ps
+			ctx, cancel := context.WithTimeout(r.Context(), rt.Data.(*operation).integ.timeout())
+			defer cancel()
+			g.servePreflight(ctx, w, rc, rt.Data.(*operation), allow)
+			return
+		}
+	}
 	if route == nil {
 		if allow != "" {
 			w.Header().Set("Allow", allow)
@@ -279,6 +291,29 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	g.servePipeline(ctx, w, rc, op)
+}
+
+// servePreflight runs an operation's pipeline for an OPTIONS request the
+// API does not define; a plugin's local response (a CORS preflight answer)
+// is sent, otherwise the request gets the 405 it would have had.
+func (g *Gateway) servePreflight(ctx context.Context, w http.ResponseWriter, rc *reqCtx, op *operation, allow string) {
+	r := rc.r
+	x, err := op.chain.Start(ctx, rc, requestFields(r, rc.scheme, r.URL.RequestURI()))
+	if err != nil {
+		g.fail(w, rc, err)
+		return
+	}
+	defer x.Close()
+	if err := x.RequestHeaders(true); err != nil {
+		g.fail(w, rc, err)
+		return
+	}
+	if x.Local() != nil {
+		g.writeLocal(w, rc, x)
+		return
+	}
+	w.Header().Set("Allow", allow)
+	writeError(w, http.StatusMethodNotAllowed, rc.id, "Method Not Allowed")
 }
 
 // outRequest prepares the upstream request from the incoming one.
