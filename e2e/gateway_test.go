@@ -61,6 +61,8 @@ paths:
   /pets:
     get:
       x-wasmgate-pipeline:
+        - plugin: cors
+          config: {allow_origins: ["https://app.example"]}
         - plugin: template
           config: {header: x-template, value: hello}
       x-wasmgate-integration: {type: http_proxy, uri: "${stageVariables.backend}/pets"}
@@ -201,6 +203,23 @@ func TestGatewayResponses(t *testing.T) {
 	}
 	if r := do(t, nil, "DELETE", e.base+"/dev/pets", nil); r.header.Get("Allow") != "GET, POST" {
 		t.Errorf("405 Allow header %q", r.header.Get("Allow"))
+	}
+}
+
+func TestCORSPreflightWithoutOptionsOperation(t *testing.T) {
+	up := echoUpstream(t)
+	e := startGateway(t, petsDoc(up.URL), nil)
+	r := do(t, nil, "OPTIONS", e.base+"/dev/pets", nil, "Origin", "https://app.example", "Access-Control-Request-Method", "GET")
+	if r.status != 204 || r.header.Get("Access-Control-Allow-Origin") != "https://app.example" {
+		t.Fatalf("preflight: %d %v", r.status, r.header)
+	}
+	r = do(t, nil, "GET", e.base+"/dev/pets", nil, "Origin", "https://app.example")
+	if r.status != 200 || r.header.Get("Access-Control-Allow-Origin") != "https://app.example" || r.header.Get("X-Wasmgate-Plugin") != "template" {
+		t.Fatalf("actual request: %d %v", r.status, r.header)
+	}
+	// A plain OPTIONS (no preflight headers) still gets 405.
+	if r := do(t, nil, "OPTIONS", e.base+"/dev/pets", nil); r.status != 405 {
+		t.Fatalf("plain OPTIONS: %d", r.status)
 	}
 }
 
