@@ -147,7 +147,13 @@ func TestCORSPolicy(t *testing.T) {
 		})
 	}
 	// Vary is not duplicated when the upstream already varies on Origin.
-	res := open.Do(&sdktest.Request{Path: "/", Headers: [][2]string{{"origin", "https://any.example"}}})
+	listed := sdktest.New(t, wasm, sdktest.Options{Config: `{"allow_origins":["https://any.example"]}`, Upstream: func(*sdktest.Request) *sdktest.Response {
+		return &sdktest.Response{Status: 200, Headers: [][2]string{{"vary", "Accept-Encoding, origin"}}}
+	}})
+	res := listed.Do(&sdktest.Request{Path: "/", Headers: [][2]string{{"origin", "https://any.example"}}})
+	if res.Header("access-control-allow-origin") != "https://any.example" {
+		t.Errorf("allow-origin %q", res.Header("access-control-allow-origin"))
+	}
 	var vary []string
 	for _, h := range res.Headers {
 		if h[0] == "vary" {
