@@ -204,32 +204,25 @@ func (in *instance) readKV(stack []uint64) (key, value string, st abi.Status) {
 // hostAddHeaderMapValue is proxy_add_header_map_value(map_type, key_ptr,
 // key_size, value_ptr, value_size) → status, appending a pair.
 func hostAddHeaderMapValue(ctx context.Context, _ api.Module, stack []uint64) {
-	in := instanceOf(ctx)
-	m, st := in.headerMap(abi.MapType(uint32(stack[0])), true)
-	if st != abi.StatusOK {
-		status(stack, st)
-		return
-	}
-	k, v, st := in.readKV(stack)
-	if st == abi.StatusOK {
-		m.Add(k, v)
-	}
-	status(stack, st)
+	writeKV(instanceOf(ctx), stack, HeaderMap.Add)
 }
 
 // hostReplaceHeaderMapValue is proxy_replace_header_map_value(map_type,
 // key_ptr, key_size, value_ptr, value_size) → status, setting the key to
 // one value (adding it when absent).
 func hostReplaceHeaderMapValue(ctx context.Context, _ api.Module, stack []uint64) {
-	in := instanceOf(ctx)
+	writeKV(instanceOf(ctx), stack, HeaderMap.Set)
+}
+
+// writeKV backs add and replace: it resolves the map for writing, reads
+// the key and value (copied), and applies op.
+func writeKV(in *instance, stack []uint64, op func(HeaderMap, string, string)) {
 	m, st := in.headerMap(abi.MapType(uint32(stack[0])), true)
-	if st != abi.StatusOK {
-		status(stack, st)
-		return
-	}
-	k, v, st := in.readKV(stack)
 	if st == abi.StatusOK {
-		m.Set(k, v)
+		var k, v string
+		if k, v, st = in.readKV(stack); st == abi.StatusOK {
+			op(m, k, v)
+		}
 	}
 	status(stack, st)
 }
