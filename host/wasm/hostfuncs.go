@@ -3,6 +3,7 @@ package wasm
 import (
 	"context"
 	"fmt"
+	"math"
 
 	"github.com/tetratelabs/wazero"
 	"github.com/tetratelabs/wazero/api"
@@ -137,7 +138,7 @@ func (in *instance) returnBytes(data []byte, retPtr, retSize uint32) abi.Status 
 
 // returnFill is returnBytes for data produced straight into guest memory.
 func (in *instance) returnFill(size int, retPtr, retSize uint32, fill func(dst []byte)) abi.Status {
-	if size < 0 || uint64(size) > uint64(in.memory.Size()) && uint64(size) > uint64(^uint32(0)) {
+	if size < 0 || uint64(size) > math.MaxUint32 {
 		return abi.StatusInternalFailure
 	}
 	if !in.validOut(retPtr, 4) || !in.validOut(retSize, 4) {
