@@ -134,6 +134,13 @@ type instance struct {
 	ticksAt    atomic.Uint32
 	timeout    atomic.Int64 // of the running call, ns
 	timer      *time.Timer
+
+	// The watchdog timer is armed lazily: a call only arms it when it is
+	// not already due to fire before the call's deadline, and a firing
+	// that finds a call still within its deadline re-arms it. Back-to-back
+	// calls of a few microseconds so cost no timer operation at all.
+	timerMu sync.Mutex
+	fireAt  int64 // unix ns the timer fires at; 0: not armed
 }
 
 // newInstance instantiates the plugin's module and runs its start-up
@@ -282,10 +289,9 @@ func (in *instance) callTop(fn api.Function, name string, stack []uint64, timeou
 		in.ticksAt.Store(uint32(in.ticks.Get()))
 	}
 	in.inCall.Store(true)
-	in.timer.Reset(timeout)
+	in.arm(now, now+int64(timeout))
 	err := fn.CallWithStack(in.ctx, stack)
 	in.inCall.Store(false)
-	in.timer.Stop()
 	in.calls++
 	if err != nil {
 		return in.fail(name, err)
@@ -314,18 +320,37 @@ const minProgress = 1 << 20
 // progress gets more time (re-armed in steps) until a hard limit of ten
 // times its timeout; one that is spinning is interrupted at once.
 func (in *instance) onDeadline() {
+	in.timerMu.Lock()
+	in.fireAt = 0
+	in.timerMu.Unlock()
+	// A call that starts from here on sees the timer disarmed and arms it;
+	// one that started before has stored inCall, which is read below.
 	now := time.Now().UnixNano()
-	if !in.inCall.Load() || now < in.deadlineAt.Load() {
+	if !in.inCall.Load() {
+		return
+	}
+	if dl := in.deadlineAt.Load(); now < dl {
+		in.arm(now, dl)
 		return
 	}
 	if in.ticks != nil && now < in.hardAt.Load() {
 		if progress := uint32(in.ticks.Get()) - in.ticksAt.Load(); progress < minProgress {
-			in.timer.Reset(time.Duration(in.timeout.Load()) / 2)
+			in.arm(now, now+in.timeout.Load()/2)
 			return
 		}
 	}
 	in.timedOut.Store(true)
 	in.interrupt.Set(1) // the guest traps at its next loop header or call
+}
+
+// arm makes the watchdog fire no later than at (unix ns).
+func (in *instance) arm(now, at int64) {
+	in.timerMu.Lock()
+	if in.fireAt == 0 || in.fireAt > at {
+		in.fireAt = at
+		in.timer.Reset(time.Duration(at - now))
+	}
+	in.timerMu.Unlock()
 }
 
 // nanosleep backs WASI sleeps (poll_oneoff clock subscriptions). A guest
@@ -426,7 +451,10 @@ func (in *instance) closeModule() {
 	}
 	in.closedMod = true
 	in.gone.Store(true)
+	in.timerMu.Lock()
 	in.timer.Stop()
+	in.fireAt = 0
+	in.timerMu.Unlock()
 	in.stopTicks()
 	_ = in.mod.Close(context.Background()) // nothing useful to report
 }

@@ -35,15 +35,17 @@ type callout struct {
 type dispatcher struct {
 	newRoot  func(contextID uint32) RootContext
 	roots    map[uint32]RootContext
-	https    map[uint32]httpEntry
+	https    httpTable
 	callouts map[uint32]callout
-	current  uint32 // context of the running callback, 0 between callbacks
-	lastRoot uint32
+	// The last root context looked up: a VM almost always has one.
+	lastRootID  uint32
+	lastRootCtx RootContext
+	current     uint32 // context of the running callback, 0 between callbacks
+	lastRoot    uint32
 }
 
 var state = dispatcher{
 	roots:    map[uint32]RootContext{},
-	https:    map[uint32]httpEntry{},
 	callouts: map[uint32]callout{},
 }
 
@@ -65,6 +67,7 @@ func (d *dispatcher) exit() {
 
 func (d *dispatcher) createRoot(id uint32) (r RootContext) {
 	d.lastRoot = id
+	d.lastRootID, d.lastRootCtx = 0, nil
 	if d.newRoot == nil {
 		d.roots[id] = nil
 		return nil
@@ -84,10 +87,14 @@ func (d *dispatcher) createRoot(id uint32) (r RootContext) {
 // root returns the root context id, creating it when the host did not
 // announce it with proxy_on_context_create (older hosts).
 func (d *dispatcher) root(id uint32) RootContext {
+	if id == d.lastRootID && id != 0 {
+		return d.lastRootCtx
+	}
 	r, ok := d.roots[id]
 	if !ok {
 		r = d.createRoot(id)
 	}
+	d.lastRootID, d.lastRootCtx = id, r
 	return r
 }
 
@@ -112,7 +119,7 @@ func (d *dispatcher) onContextCreate(id, parentID uint32) {
 			e.ctx = r.NewHTTPContext(id)
 		}()
 	}
-	d.https[id] = e
+	d.https.put(id, e)
 }
 
 // rootCall runs a root callback that reports success; a missing root
@@ -152,7 +159,7 @@ func (d *dispatcher) onQueueReady(id, queueID uint32) {
 }
 
 func (d *dispatcher) onDone(id uint32) bool {
-	if _, ok := d.https[id]; ok {
+	if d.https.get(id) != nil {
 		return true
 	}
 	return d.rootCall(id, "OnPluginDone", func(r RootContext) bool { return r.OnPluginDone() })
@@ -160,8 +167,8 @@ func (d *dispatcher) onDone(id uint32) bool {
 
 func (d *dispatcher) onLog(id uint32) {
 	defer d.exit()
-	e, ok := d.https[id]
-	if !ok || e.ctx == nil {
+	e := d.https.get(id)
+	if e == nil || e.ctx == nil {
 		return
 	}
 	d.current = id
@@ -175,14 +182,18 @@ func (d *dispatcher) onLog(id uint32) {
 
 func (d *dispatcher) onDelete(id uint32) {
 	defer d.exit()
-	if _, ok := d.https[id]; ok {
-		delete(d.https, id)
-		for token, c := range d.callouts {
-			if c.contextID == id {
-				delete(d.callouts, token)
+	if d.https.delete(id) {
+		if len(d.callouts) > 0 {
+			for token, c := range d.callouts {
+				if c.contextID == id {
+					delete(d.callouts, token)
+				}
 			}
 		}
 		return
+	}
+	if id == d.lastRootID {
+		d.lastRootID, d.lastRootCtx = 0, nil
 	}
 	delete(d.roots, id)
 }
@@ -190,8 +201,8 @@ func (d *dispatcher) onDelete(id uint32) {
 // httpCall runs an HTTP callback of context id.
 func (d *dispatcher) httpCall(id uint32, where string, fn func(HTTPContext) Action) (a Action) {
 	defer d.exit()
-	e, ok := d.https[id]
-	if !ok {
+	e := d.https.get(id)
+	if e == nil {
 		return ActionContinue
 	}
 	d.current = id
@@ -218,9 +229,8 @@ func (d *dispatcher) httpCall(id uint32, where string, fn func(HTTPContext) Acti
 // failHTTP stops calling a context's code and answers its request with a
 // 500.
 func (d *dispatcher) failHTTP(id uint32) {
-	if e, ok := d.https[id]; ok {
+	if e := d.https.get(id); e != nil {
 		e.state = httpFailed
-		d.https[id] = e
 	}
 	if err := sendLocalResponse(500, panicDetails, panicHeaders, panicBody, -1); err != nil {
 		logAlways(abi.LogCritical, "sdk: could not answer the request after a panic: "+err.Error())
@@ -254,7 +264,7 @@ func (d *dispatcher) onHTTPCallResponse(rootID, token uint32, numHeaders, bodySi
 	if c.cb == nil {
 		return
 	}
-	if e, isHTTP := d.https[c.contextID]; isHTTP {
+	if e := d.https.get(c.contextID); e != nil {
 		if e.state != httpOK {
 			return
 		}

@@ -17,9 +17,9 @@ import (
 
 func newDispatcher(f func(uint32) RootContext) *dispatcher {
 	return &dispatcher{
-		newRoot:  f,
-		roots:    map[uint32]RootContext{},
-		https:    map[uint32]httpEntry{},
+		newRoot: f,
+		roots:   map[uint32]RootContext{},
+
 		callouts: map[uint32]callout{},
 	}
 }
@@ -131,7 +131,7 @@ func TestHTTPDispatchAndPanic(t *testing.T) {
 	if a := d.httpCall(3, "OnHTTPRequestHeaders", headers); a != ActionPause {
 		t.Fatalf("a panicking callback must pause (after answering 500), got %v", a)
 	}
-	if d.https[3].state != httpFailed {
+	if d.https.get(3).state != httpFailed {
 		t.Fatal("context not marked failed")
 	}
 	if a := d.httpCall(3, "OnHTTPRequestHeaders", headers); a != ActionContinue || bad.calls != 1 {
@@ -147,7 +147,7 @@ func TestHTTPDispatchAndPanic(t *testing.T) {
 	}
 	d.onDelete(2)
 	d.onDelete(3)
-	if len(d.https) != 0 {
+	if d.https.len() != 0 {
 		t.Fatal("contexts not deleted")
 	}
 	if d.current != 0 {
@@ -159,7 +159,7 @@ func TestNewHTTPContextPanicAnswersAtFirstCallback(t *testing.T) {
 	r := &testRoot{newHTTP: func(uint32) HTTPContext { panic("create") }}
 	d := newDispatcher(func(uint32) RootContext { return r })
 	d.onContextCreate(2, 1)
-	if d.https[2].state != httpPanicPending {
+	if d.https.get(2).state != httpPanicPending {
 		t.Fatal("panic in NewHTTPContext not recorded")
 	}
 	if a := d.httpCall(2, "OnHTTPRequestHeaders", func(HTTPContext) Action { return ActionContinue }); a != ActionPause {
@@ -274,5 +274,52 @@ func TestErrors(t *testing.T) {
 	_, err = GetHTTPRequestHeader("x")
 	if !errors.Is(err, ErrUnimplemented) || !strings.Contains(err.Error(), "GOOS=wasip1") {
 		t.Fatalf("native host call: %v", err)
+	}
+}
+
+func TestHTTPTable(t *testing.T) {
+	var tb httpTable
+	// Sequential ids, then ids that collide with live ones (id+256), then
+	// the id 0 the host never uses.
+	for id := uint32(1); id <= 300; id++ {
+		tb.put(id, httpEntry{rootID: id})
+	}
+	for id := uint32(257); id <= 300; id++ {
+		if tb.spill[id] == nil {
+			t.Fatalf("id %d: want it in the spill map (its slot is taken by %d)", id, id-256)
+		}
+	}
+	if tb.len() != 300 {
+		t.Fatalf("len = %d, want 300", tb.len())
+	}
+	for id := uint32(1); id <= 300; id++ {
+		if e := tb.get(id); e == nil || e.rootID != id {
+			t.Fatalf("get(%d) = %+v", id, e)
+		}
+	}
+	if tb.get(0) != nil || tb.get(301) != nil || tb.get(513) != nil {
+		t.Fatal("get of an absent id returned an entry")
+	}
+	tb.put(5, httpEntry{rootID: 55}) // replace in place
+	if tb.get(5).rootID != 55 || tb.len() != 300 {
+		t.Fatalf("replace: %+v, len %d", tb.get(5), tb.len())
+	}
+	for id := uint32(1); id <= 300; id++ {
+		if !tb.delete(id) {
+			t.Fatalf("delete(%d) = false", id)
+		}
+		if tb.delete(id) {
+			t.Fatalf("second delete(%d) = true", id)
+		}
+	}
+	if tb.len() != 0 || len(tb.spill) != 0 {
+		t.Fatalf("after deleting everything: len %d, spill %d", tb.len(), len(tb.spill))
+	}
+	tb.put(0, httpEntry{rootID: 9}) // id 0 must not look like a free slot's id
+	if e := tb.get(0); e == nil || e.rootID != 9 {
+		t.Fatalf("id 0: %+v", e)
+	}
+	if tb.slots[0].id != 0 || tb.get(256) != nil {
+		t.Fatal("id 0 was stored in a slot")
 	}
 }

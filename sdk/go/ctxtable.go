@@ -1,0 +1,67 @@
+package sdk
+
+// httpTable maps HTTP context ids to their entries without a Go map on
+// the hot path: map operations and the allocations they make cost about a
+// microsecond each in a standard-Go guest, several times the cost of the
+// whole host call. Hosts number contexts sequentially, so the live ones
+// fall in a window of ids and a direct-mapped array indexed by the low
+// bits of the id almost never collides; an id whose slot is taken goes to
+// a map.
+type httpTable struct {
+	slots [httpSlots]httpSlot
+	spill map[uint32]*httpEntry
+	n     int
+}
+
+const httpSlots = 256 // a power of two
+
+type httpSlot struct {
+	id uint32 // 0: free (0 is never an HTTP context id)
+	e  httpEntry
+}
+
+// get returns the entry of id, or nil.
+func (t *httpTable) get(id uint32) *httpEntry {
+	if s := &t.slots[id&(httpSlots-1)]; s.id == id && id != 0 {
+		return &s.e
+	}
+	if t.spill != nil {
+		return t.spill[id]
+	}
+	return nil
+}
+
+// put adds or replaces the entry of id.
+func (t *httpTable) put(id uint32, e httpEntry) {
+	if p := t.get(id); p != nil {
+		*p = e
+		return
+	}
+	t.n++
+	if s := &t.slots[id&(httpSlots-1)]; s.id == 0 && id != 0 {
+		s.id, s.e = id, e
+		return
+	}
+	if t.spill == nil {
+		t.spill = map[uint32]*httpEntry{}
+	}
+	t.spill[id] = &e
+}
+
+// delete removes the entry of id, reporting whether there was one.
+func (t *httpTable) delete(id uint32) bool {
+	if s := &t.slots[id&(httpSlots-1)]; s.id == id && id != 0 {
+		*s = httpSlot{}
+		t.n--
+		return true
+	}
+	if _, ok := t.spill[id]; ok {
+		delete(t.spill, id)
+		t.n--
+		return true
+	}
+	return false
+}
+
+// len returns the number of live entries.
+func (t *httpTable) len() int { return t.n }
