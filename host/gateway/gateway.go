@@ -36,6 +36,10 @@ type Options struct {
 	// Transport sends upstream requests; nil uses a tuned keep-alive
 	// transport.
 	Transport http.RoundTripper
+	// DeploymentHeader adds X-Wasmgate-Deployment (the id of the
+	// deployment that served the request) to every response: for canary
+	// checks and debugging; it tells clients which version they hit.
+	DeploymentHeader bool
 	// ErrorLog receives gateway-side failures (plugin errors, upstream
 	// errors) with the request id. Nil discards.
 	ErrorLog func(reqID, msg string)
@@ -45,7 +49,8 @@ type Options struct {
 // replaces it atomically.
 type Gateway struct {
 	opts      Options
-	cur       atomic.Pointer[Snapshot]
+	table     atomic.Pointer[Table]
+	pools     pluginPools
 	transport http.RoundTripper
 	idPrefix  string
 	idSeq     atomic.Uint64
@@ -92,26 +97,75 @@ func NewTransport() *http.Transport {
 	}
 }
 
-// Swap makes s the served snapshot and returns the previous one (nil at
-// first). The caller retires the old snapshot; requests in flight on it
-// finish there.
-func (g *Gateway) Swap(s *Snapshot) *Snapshot { return g.cur.Swap(s) }
-
-// Current returns the served snapshot.
-func (g *Gateway) Current() *Snapshot { return g.cur.Load() }
-
-func (g *Gateway) acquire() *Snapshot {
-	for i := 0; i < 8; i++ {
-		s := g.cur.Load()
-		if s == nil {
-			return nil
-		}
-		if s.acquire() {
-			return s
-		}
+// Swap serves snapshot s, selecting among the stages it was built with,
+// and returns the snapshot Swap installed before (nil at first, or when a
+// table was installed since). The caller retires the old snapshot;
+// requests in flight on it finish there. Swap(nil) serves nothing.
+func (g *Gateway) Swap(s *Snapshot) *Snapshot {
+	var t *Table
+	if s != nil {
+		t = &Table{doc: s}
+	}
+	if old := g.table.Swap(t); old != nil {
+		return old.doc
 	}
 	return nil
 }
+
+// SwapTable serves t (nil: nothing) and returns the previous table. The
+// caller retires the snapshots t no longer uses.
+func (g *Gateway) SwapTable(t *Table) *Table { return g.table.Swap(t) }
+
+// Current returns the snapshot installed by Swap, or nil.
+func (g *Gateway) Current() *Snapshot {
+	if t := g.table.Load(); t != nil {
+		return t.doc
+	}
+	return nil
+}
+
+// LivePools returns how many plugin instance pools are open, shared
+// between snapshots (for tests and metrics).
+func (g *Gateway) LivePools() int { return g.pools.live() }
+
+// acquire finds the snapshot and stage serving r and takes a request
+// reference on the snapshot. A snapshot retired between loading the table
+// and acquiring it is skipped by loading the table again.
+func (g *Gateway) acquire(r *http.Request) (*Snapshot, *stage, string, error) {
+	path := r.URL.EscapedPath()
+	for i := 0; i < 8; i++ {
+		t := g.table.Load()
+		if t == nil {
+			return nil, nil, "", errNoDeployment
+		}
+		if t.doc != nil {
+			if !t.doc.acquire() {
+				continue
+			}
+			st, rest := t.doc.selectStage(r.Host, path)
+			if st == nil {
+				t.doc.release()
+				return nil, nil, "", errNoStage
+			}
+			return t.doc, st, rest, nil
+		}
+		ts, rest := t.selectStage(r.Host, path)
+		if ts == nil {
+			return nil, nil, "", errNoStage
+		}
+		s := ts.pick(r)
+		if !s.acquire() {
+			continue
+		}
+		return s, s.stages[0], rest, nil
+	}
+	return nil, nil, "", errNoDeployment
+}
+
+var (
+	errNoDeployment = errors.New("No deployment is active")
+	errNoStage      = errors.New("no stage serves this path")
+)
 
 func (g *Gateway) requestID() string {
 	n := g.idSeq.Add(1)
@@ -237,20 +291,21 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	rc.id = g.requestID()
 
-	snap := g.acquire()
-	if snap == nil {
-		writeError(w, http.StatusNotFound, rc.id, "No deployment is active")
+	snap, st, path, err := g.acquire(r)
+	if err == errNoStage {
+		writeError(w, http.StatusNotFound, rc.id, "Not Found: no stage serves "+r.URL.Path)
+		return
+	}
+	if err != nil {
+		writeError(w, http.StatusNotFound, rc.id, err.Error())
 		return
 	}
 	defer snap.release()
 	rc.snap = snap
-
-	st, path := snap.selectStage(r.Host, r.URL.EscapedPath())
-	if st == nil {
-		writeError(w, http.StatusNotFound, rc.id, "Not Found: no stage serves "+r.URL.Path)
-		return
-	}
 	rc.stage = st
+	if g.opts.DeploymentHeader {
+		w.Header().Set("X-Wasmgate-Deployment", snap.ID)
+	}
 	route, params, allow := snap.router.Match(r.Method, path, rc.paramBuf[:0])
 	if route == nil && allow != "" && r.Method == http.MethodOptions {
 		// A CORS preflight for a path without an OPTIONS operation: let

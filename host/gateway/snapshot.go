@@ -32,7 +32,9 @@ type Snapshot struct {
 	byName map[string]*stage
 	single *stage // no stages declared: serve at the root
 
-	plugins []*wasm.Plugin
+	plugins  []*wasm.Plugin
+	pooled   []*sharedPool // one reference each
+	pools    *pluginPools
 
 	refs      atomic.Int64 // 1 while current, plus one per request
 	closeOnce sync.Once
@@ -52,18 +54,48 @@ type operation struct {
 	timeout int64
 }
 
-// Build compiles an API document into a snapshot: every plugin is resolved,
-// compiled and pre-warmed here, so nothing is compiled on the request
-// path. On error nothing is left running.
-func (g *Gateway) Build(ctx context.Context, api *config.API, id string) (snap *Snapshot, err error) {
-	s := &Snapshot{ID: id, API: api, byHost: map[string]*stage{}, byName: map[string]*stage{}, closed: make(chan struct{})}
+// BuildOptions select what a snapshot is built for.
+type BuildOptions struct {
+	// ID is the deployment id, readable by plugins as wasmgate.deployment.
+	ID string
+	// Stages replace the document's x-wasmgate-stages when not nil: a
+	// deployment served on one stage is built with that stage only, its
+	// variables coming from the stage, not the document.
+	Stages []config.Stage
+	// Plugins resolves the document's plugin references; nil uses the
+	// gateway's Options.Plugins.
+	Plugins PluginSource
+}
+
+// Build compiles an API document into a snapshot serving the document's
+// own stages: every plugin is resolved, compiled and pre-warmed here, so
+// nothing is compiled on the request path. On error nothing is left
+// running.
+func (g *Gateway) Build(ctx context.Context, api *config.API, id string) (*Snapshot, error) {
+	return g.BuildWith(ctx, api, BuildOptions{ID: id})
+}
+
+// BuildWith is Build with options. Plugin pools are shared between
+// snapshots: a plugin with the same digest and configuration as one a
+// live snapshot uses is not instantiated again, so redeploying or rolling
+// back to known plugins costs no instantiation.
+func (g *Gateway) BuildWith(ctx context.Context, api *config.API, opts BuildOptions) (snap *Snapshot, err error) {
+	s := &Snapshot{ID: opts.ID, API: api, byHost: map[string]*stage{}, byName: map[string]*stage{}, closed: make(chan struct{}), pools: &g.pools}
 	s.refs.Store(1)
 	defer func() {
 		if err != nil {
 			s.closePlugins()
 		}
 	}()
-	for _, st := range api.Stages {
+	src := opts.Plugins
+	if src == nil {
+		src = g.opts.Plugins
+	}
+	stages := api.Stages
+	if opts.Stages != nil {
+		stages = opts.Stages
+	}
+	for _, st := range stages {
 		sg := &stage{name: st.Name, vars: st.Variables}
 		s.stages = append(s.stages, sg)
 		s.byName[st.Name] = sg
@@ -86,7 +118,7 @@ func (g *Gateway) Build(ctx context.Context, api *config.API, id string) (snap *
 		refs = append(refs, tail...)
 		o.integ = integ
 		for _, ref := range refs {
-			p, err := g.plugin(ctx, s, cache, ref)
+			p, err := g.plugin(ctx, s, src, cache, ref)
 			if err != nil {
 				return nil, fmt.Errorf("%s %s: %w", op.Method, op.Path, err)
 			}
@@ -118,11 +150,11 @@ func joinPath(base, p string) string {
 	return base + p
 }
 
-func (g *Gateway) plugin(ctx context.Context, s *Snapshot, cache map[string]*wasm.Plugin, ref config.PluginRef) (*wasm.Plugin, error) {
-	if g.opts.Plugins == nil {
+func (g *Gateway) plugin(ctx context.Context, s *Snapshot, src PluginSource, cache map[string]*wasm.Plugin, ref config.PluginRef) (*wasm.Plugin, error) {
+	if src == nil {
 		return nil, fmt.Errorf("plugin %s: no plugin source configured", ref.Ref)
 	}
-	bin, err := g.opts.Plugins.Resolve(ctx, ref)
+	bin, err := src.Resolve(ctx, ref)
 	if err != nil {
 		return nil, fmt.Errorf("plugin %s: %w", ref.Ref, err)
 	}
@@ -134,27 +166,30 @@ func (g *Gateway) plugin(ctx context.Context, s *Snapshot, cache map[string]*was
 	if p, ok := cache[key]; ok {
 		return p, nil
 	}
-	name := ref.Name
-	if ref.Version != "" {
-		name += "@" + ref.Version
-	}
-	if name == "" {
-		name = ref.Ref
-	}
-	p, err := g.opts.Engine.NewPlugin(ctx, m, wasm.PluginConfig{
-		Name:    name,
-		RootID:  ref.Name,
-		VMID:    "",
-		Config:  []byte(ref.Config),
-		PoolMin: g.opts.PoolMin,
-		PoolMax: g.opts.PoolMax,
+	sp, err := g.pools.acquire(ctx, key, func() (*wasm.Plugin, error) {
+		name := ref.Name
+		if ref.Version != "" {
+			name += "@" + ref.Version
+		}
+		if name == "" {
+			name = ref.Ref
+		}
+		return g.opts.Engine.NewPlugin(ctx, m, wasm.PluginConfig{
+			Name:    name,
+			RootID:  ref.Name,
+			VMID:    "",
+			Config:  []byte(ref.Config),
+			PoolMin: g.opts.PoolMin,
+			PoolMax: g.opts.PoolMax,
+		})
 	})
 	if err != nil {
 		return nil, fmt.Errorf("plugin %s (%s): %w", ref.Ref, ref.Loc, err)
 	}
-	cache[key] = p
-	s.plugins = append(s.plugins, p)
-	return p, nil
+	cache[key] = sp.p
+	s.plugins = append(s.plugins, sp.p)
+	s.pooled = append(s.pooled, sp)
+	return sp.p, nil
 }
 
 // acquire takes a request reference; false when the snapshot is closing.
@@ -185,9 +220,10 @@ func (s *Snapshot) Retire() { s.release() }
 func (s *Snapshot) Done() <-chan struct{} { return s.closed }
 
 func (s *Snapshot) closePlugins() {
-	for _, p := range s.plugins {
-		_ = p.Close(context.Background()) // plugins close their own instances; nothing to report
+	for _, sp := range s.pooled {
+		s.pools.release(sp)
 	}
+	s.pooled = nil
 }
 
 // selectStage picks the stage by Host header, then by the first path
@@ -197,11 +233,7 @@ func (s *Snapshot) selectStage(host, path string) (*stage, string) {
 		return s.single, path
 	}
 	if len(s.byHost) > 0 {
-		h := host
-		if i := strings.LastIndexByte(h, ':'); i >= 0 && !strings.Contains(h[i:], "]") {
-			h = h[:i]
-		}
-		if st := s.byHost[strings.ToLower(h)]; st != nil {
+		if st := s.byHost[hostOnly(host)]; st != nil {
 			return st, path
 		}
 	}
@@ -226,3 +258,83 @@ func (s *Snapshot) selectStage(host, path string) (*stage, string) {
 
 // Plugins returns the snapshot's plugin pools (for metrics and tests).
 func (s *Snapshot) Plugins() []*wasm.Plugin { return append([]*wasm.Plugin(nil), s.plugins...) }
+
+// pluginPools shares plugin instance pools between snapshots, by module
+// digest and configuration, with a reference count each.
+type pluginPools struct {
+	mu    sync.Mutex
+	pools map[string]*sharedPool
+}
+
+type sharedPool struct {
+	key  string
+	p    *wasm.Plugin
+	refs int    // under pluginPools.mu
+	err  error  // set before done is closed
+	done chan struct{}
+}
+
+// acquire returns the pool for key, creating it with create when none is
+// live, and takes a reference on it, released with release.
+func (pp *pluginPools) acquire(ctx context.Context, key string, create func() (*wasm.Plugin, error)) (*sharedPool, error) {
+	pp.mu.Lock()
+	if pp.pools == nil {
+		pp.pools = map[string]*sharedPool{}
+	}
+	if sp, ok := pp.pools[key]; ok {
+		sp.refs++
+		pp.mu.Unlock()
+		select {
+		case <-sp.done:
+		case <-ctx.Done():
+			pp.release(sp)
+			return nil, ctx.Err()
+		}
+		if sp.err != nil {
+			pp.release(sp)
+			return nil, sp.err
+		}
+		return sp, nil
+	}
+	sp := &sharedPool{key: key, refs: 1, done: make(chan struct{})}
+	pp.pools[key] = sp
+	pp.mu.Unlock()
+
+	// Created outside the lock: instantiation takes milliseconds and other
+	// builds must not wait for it.
+	sp.p, sp.err = create()
+	if sp.err != nil {
+		pp.mu.Lock()
+		if pp.pools[key] == sp {
+			delete(pp.pools, key) // the next build tries again
+		}
+		pp.mu.Unlock()
+	}
+	close(sp.done)
+	if sp.err != nil {
+		pp.release(sp)
+		return nil, sp.err
+	}
+	return sp, nil
+}
+
+// release drops a reference; the last one closes the pool.
+func (pp *pluginPools) release(sp *sharedPool) {
+	pp.mu.Lock()
+	sp.refs--
+	last := sp.refs == 0
+	if last && pp.pools[sp.key] == sp {
+		delete(pp.pools, sp.key)
+	}
+	pp.mu.Unlock()
+	if last && sp.p != nil {
+		_ = sp.p.Close(context.Background()) // the plugin closes its own instances; nothing to report
+	}
+}
+
+// live returns the number of live shared pools.
+func (pp *pluginPools) live() int {
+	pp.mu.Lock()
+	defer pp.mu.Unlock()
+	return len(pp.pools)
+}
