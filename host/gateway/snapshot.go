@@ -32,9 +32,9 @@ type Snapshot struct {
 	byName map[string]*stage
 	single *stage // no stages declared: serve at the root
 
-	plugins  []*wasm.Plugin
-	pooled   []*sharedPool // one reference each
-	pools    *pluginPools
+	plugins []*wasm.Plugin
+	pooled  []*sharedPool // one reference each
+	pools   *pluginPools
 
 	refs      atomic.Int64 // 1 while current, plus one per request
 	closeOnce sync.Once
@@ -269,8 +269,8 @@ type pluginPools struct {
 type sharedPool struct {
 	key  string
 	p    *wasm.Plugin
-	refs int    // under pluginPools.mu
-	err  error  // set before done is closed
+	refs int   // under pluginPools.mu
+	err  error // set before done is closed
 	done chan struct{}
 }
 
