@@ -116,6 +116,9 @@ func (g *Gateway) Swap(s *Snapshot) *Snapshot {
 // caller retires the snapshots t no longer uses.
 func (g *Gateway) SwapTable(t *Table) *Table { return g.table.Swap(t) }
 
+// Table returns the served table (nil when nothing is served).
+func (g *Gateway) Table() *Table { return g.table.Load() }
+
 // Current returns the snapshot installed by Swap, or nil.
 func (g *Gateway) Current() *Snapshot {
 	if t := g.table.Load(); t != nil {

@@ -55,7 +55,7 @@ func NewTable(stages []*TableStage) (*Table, error) {
 		if _, dup := t.byName[s.Name]; dup {
 			return nil, fmt.Errorf("stage %q is listed twice", s.Name)
 		}
-		if err := checkSticky(s.Sticky); err != nil {
+		if err := CheckSticky(s.Sticky); err != nil {
 			return nil, fmt.Errorf("stage %q: %w", s.Name, err)
 		}
 		t.byName[s.Name] = s
@@ -71,7 +71,8 @@ func NewTable(stages []*TableStage) (*Table, error) {
 	return t, nil
 }
 
-func checkSticky(s string) error {
+// CheckSticky validates a canary stickiness setting (TableStage.Sticky).
+func CheckSticky(s string) error {
 	switch {
 	case s == "", s == "ip":
 		return nil
