@@ -457,28 +457,12 @@ func TestFunctionIntegrationLargeBody(t *testing.T) {
 	}
 
 	// 1 MiB through testfn: the event JSON is encoded, then echoed back
-	// inside the response JSON, which takes longer than the 100ms per-call
-	// deadline of the host on most machines. Either the echo is exact, or
-	// the request alone fails with the gateway's 500 and the deadline in
-	// the log; then the next request is served by a fresh instance.
+	// inside the response JSON; the function runs under the integration's
+	// timeout, not the pipeline's 100ms per-call deadline.
 	r = do(t, nil, "POST", e.base+"/dev/v1/items/1", strings.NewReader(mb), "Content-Type", "text/plain")
-	switch r.status {
-	case 200:
-		ev.Body = ""
-		if err := json.Unmarshal([]byte(r.body), &ev); err != nil || ev.Body != mb {
-			t.Errorf("1 MiB through testfn: the event body differs (%d bytes, %v)", len(ev.Body), err)
-		}
-	case 500:
-		var ge struct{ Message, RequestID string }
-		if err := json.Unmarshal([]byte(r.body), &ge); err != nil || ge.Message != "Internal server error: plugin testfn failed" || ge.RequestID != r.header.Get("X-Request-Id") {
-			t.Errorf("1 MiB through testfn: %s", r.body)
-		}
-		if want := ge.RequestID + ": plugin[testfn@"; !strings.Contains(e.errs.String(), want) || !strings.Contains(e.errs.String(), "deadline exceeded") {
-			t.Errorf("1 MiB through testfn failed without a deadline in the log:\n%s", e.errs)
-		}
-		t.Logf("1 MiB through testfn: 500, the plugin call deadline (a known limit, see TestKnownIssueFunctionLargeBodyWithinDeadline)")
-	default:
-		t.Errorf("1 MiB through testfn: %d %s", r.status, r.body)
+	ev.Body = ""
+	if err := json.Unmarshal([]byte(r.body), &ev); r.status != 200 || err != nil || ev.Body != mb {
+		t.Errorf("1 MiB through testfn: %d, the event body differs (%d bytes, %v)", r.status, len(ev.Body), err)
 	}
 	if r := do(t, nil, "GET", e.base+"/dev/v1/items/after", nil); r.status != 200 || !strings.Contains(r.body, `"pathParameters":{"id":"after"}`) {
 		t.Errorf("the function does not serve after a large body: %d %.300s", r.status, r.body)

@@ -2,7 +2,6 @@ package e2e
 
 import (
 	"context"
-	"encoding/json"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -479,40 +478,21 @@ func TestHTTPTransformBadConfig(t *testing.T) {
 
 // TestHTTPTransformLargeBody: the transform plugin makes the gateway
 // buffer bodies. A 1 MiB body without a template reaches the upstream
-// intact; a 1 MiB JSON body through a template either arrives templated or,
-// past the plugin call deadline, fails that request alone with the
-// gateway's 500 without calling the upstream (see
-// TestKnownIssueTransformLargeJSONBodyWithinDeadline).
+// intact; a 1 MiB JSON body through a template arrives templated (the
+// transform runs under the integration's timeout).
 func TestHTTPTransformLargeBody(t *testing.T) {
 	up := newRecordingUpstream(t)
 	e := startGateway(t, transformDoc(up.URL), nil)
 	s := strings.Repeat("0123456789abcdef", 1<<16) // 1 MiB
 	r := do(t, nil, "POST", e.base+"/dev/notes", strings.NewReader(s), "Content-Type", "text/plain")
-	got, n := up.last()
+	got, _ := up.last()
 	if r.status != 200 || r.body != `{"ok":true}` || got.Body != s || got.ContentLength != int64(len(s)) {
 		t.Errorf("1 MiB passed through: %d %s; upstream got %d bytes (Content-Length %d)", r.status, r.body, len(got.Body), got.ContentLength)
 	}
 
 	r = do(t, nil, "POST", e.base+"/dev/notes", strings.NewReader(`{"s":"`+s+`"}`), "Content-Type", "application/json")
-	switch r.status {
-	case 200:
-		if got, _ := up.last(); got.Body != `{"note": {"s":"`+s+`"}, "by": ""}` {
-			t.Errorf("1 MiB JSON templated: upstream got %.100s... (%d bytes)", got.Body, len(got.Body))
-		}
-	case 500:
-		var ge struct{ Message, RequestID string }
-		if err := json.Unmarshal([]byte(r.body), &ge); err != nil || ge.Message != "Internal server error: plugin transform failed" || ge.RequestID != r.header.Get("X-Request-Id") {
-			t.Errorf("1 MiB JSON templated: %s", r.body)
-		}
-		if !strings.Contains(e.errs.String(), ge.RequestID+": plugin[transform@") || !strings.Contains(e.errs.String(), "deadline exceeded") {
-			t.Errorf("1 MiB JSON templated failed without a deadline in the log:\n%s", e.errs)
-		}
-		if up.count() != n {
-			t.Errorf("the upstream was called after the transform failed")
-		}
-		t.Logf("1 MiB JSON templated: 500, the plugin call deadline (a known limit)")
-	default:
-		t.Errorf("1 MiB JSON templated: %d %s", r.status, r.body)
+	if got, _ := up.last(); r.status != 200 || got.Body != `{"note": {"s":"`+s+`"}, "by": ""}` {
+		t.Errorf("1 MiB JSON templated: %d; upstream got %.100s... (%d bytes)", r.status, got.Body, len(got.Body))
 	}
 	r = do(t, nil, "POST", e.base+"/dev/notes", strings.NewReader(`{"small":1}`), "Content-Type", "application/json")
 	if got, _ := up.last(); r.status != 200 || got.Body != `{"note": {"small":1}, "by": ""}` {

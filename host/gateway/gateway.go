@@ -30,6 +30,11 @@ type Options struct {
 	// MaxResponseBuffer caps a response body buffered for plugins that
 	// handle response bodies (default 10 MiB → 502).
 	MaxResponseBuffer int64
+	// PluginCallTimeout bounds each call into a pipeline plugin (default
+	// host/wasm's 100ms): a plugin that runs longer fails its request.
+	// Plugins that implement an integration (function, mock, transform)
+	// get the integration's timeout instead.
+	PluginCallTimeout time.Duration
 	// PoolMin and PoolMax size every plugin's instance pool (defaults
 	// from host/wasm).
 	PoolMin, PoolMax int

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/wasmgate/wasmgate/host/config"
 	"github.com/wasmgate/wasmgate/host/pipeline"
@@ -117,8 +118,16 @@ func (g *Gateway) BuildWith(ctx context.Context, api *config.API, opts BuildOpti
 		}
 		refs = append(refs, tail...)
 		o.integ = integ
-		for _, ref := range refs {
-			p, err := g.plugin(ctx, s, src, cache, ref)
+		for i, ref := range refs {
+			// Pipeline plugins get the host's per-call deadline; the
+			// plugins that implement the integration (function, mock,
+			// transform) handle whole bodies and get the integration's
+			// timeout, like the upstream call they replace.
+			timeout := g.opts.PluginCallTimeout
+			if i >= len(op.Pipeline) {
+				timeout = integ.timeout()
+			}
+			p, err := g.plugin(ctx, s, src, cache, ref, timeout)
 			if err != nil {
 				return nil, fmt.Errorf("%s %s: %w", op.Method, op.Path, err)
 			}
@@ -150,7 +159,7 @@ func joinPath(base, p string) string {
 	return base + p
 }
 
-func (g *Gateway) plugin(ctx context.Context, s *Snapshot, src PluginSource, cache map[string]*wasm.Plugin, ref config.PluginRef) (*wasm.Plugin, error) {
+func (g *Gateway) plugin(ctx context.Context, s *Snapshot, src PluginSource, cache map[string]*wasm.Plugin, ref config.PluginRef, timeout time.Duration) (*wasm.Plugin, error) {
 	if src == nil {
 		return nil, fmt.Errorf("plugin %s: no plugin source configured", ref.Ref)
 	}
@@ -162,7 +171,7 @@ func (g *Gateway) plugin(ctx context.Context, s *Snapshot, src PluginSource, cac
 	if err != nil {
 		return nil, fmt.Errorf("plugin %s: %w", ref.Ref, err)
 	}
-	key := m.Digest() + "\x00" + string(ref.Config)
+	key := m.Digest() + "\x00" + timeout.String() + "\x00" + string(ref.Config)
 	if p, ok := cache[key]; ok {
 		return p, nil
 	}
@@ -175,12 +184,13 @@ func (g *Gateway) plugin(ctx context.Context, s *Snapshot, src PluginSource, cac
 			name = ref.Ref
 		}
 		return g.opts.Engine.NewPlugin(ctx, m, wasm.PluginConfig{
-			Name:    name,
-			RootID:  ref.Name,
-			VMID:    "",
-			Config:  []byte(ref.Config),
-			PoolMin: g.opts.PoolMin,
-			PoolMax: g.opts.PoolMax,
+			Name:        name,
+			RootID:      ref.Name,
+			VMID:        "",
+			Config:      []byte(ref.Config),
+			PoolMin:     g.opts.PoolMin,
+			PoolMax:     g.opts.PoolMax,
+			CallTimeout: timeout,
 		})
 	})
 	if err != nil {

@@ -4,8 +4,8 @@
 //	{"message": "hello, <name>", "stage": "<stage>"}
 //
 // taking the name from the {name} path parameter, else the name query
-// parameter, else "world". examples/petstore routes /hello and
-// /hello/{name} to it.
+// parameter, else "world". examples/petstore routes /hello/{name} to it
+// (payload 2.0).
 //
 // Build it with
 //
@@ -36,8 +36,14 @@ type greeting struct {
 func hello(ctx lambda.Context, ev *lambda.Event) (*lambda.Response, error) {
 	name := ev.PathParameters["name"]
 	if name == "" {
-		// Payload 2.0 joins repeated parameters with ","; take the first.
-		name, _, _ = strings.Cut(ev.QueryStringParameters["name"], ",")
+		// A repeated parameter: the first value. Payload 1.0 lists them
+		// all in MultiValueQueryStringParameters (its single-value map
+		// keeps the last); payload 2.0 joins them with ",".
+		if vs := ev.MultiValueQueryStringParameters["name"]; len(vs) > 0 {
+			name = vs[0]
+		} else {
+			name, _, _ = strings.Cut(ev.QueryStringParameters["name"], ",")
+		}
 	}
 	name = strings.TrimSpace(name)
 	if name == "" {
