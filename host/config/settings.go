@@ -42,6 +42,15 @@ type Settings struct {
 	// AdminListen is the admin API address; "" turns the admin API off.
 	// Default "127.0.0.1:9901".
 	AdminListen string
+	// AdminToken is the bearer token the admin API requires; it must be
+	// set when AdminListen is not a loopback address.
+	AdminToken string
+	// DeploymentHeader adds X-Wasmgate-Deployment (the deployment that
+	// served it) to every response. Off by default.
+	DeploymentHeader bool
+	// WatchInterval is how often file-driven mode (serve --config DIR)
+	// looks for changes. Default 2s.
+	WatchInterval time.Duration
 	// DataDir holds the plugin store, deployments and the embedded data
 	// store. Default "./data".
 	DataDir string
@@ -72,6 +81,7 @@ func DefaultSettings() Settings {
 		ReadHeaderTimeout: 10 * time.Second,
 		IdleTimeout:       120 * time.Second,
 		ShutdownTimeout:   30 * time.Second,
+		WatchInterval:     2 * time.Second,
 		LogLevel:          "info",
 	}
 }
@@ -92,6 +102,9 @@ var settings = []setting{
 	{"tls_key", "TLS private key file (PEM)", func(s *Settings) any { return &s.TLSKey }},
 	{"http3", "also serve HTTP/3 on the TLS port and advertise it with Alt-Svc", func(s *Settings) any { return &s.HTTP3 }},
 	{"admin_listen", `admin API address; "" turns the admin API off`, func(s *Settings) any { return &s.AdminListen }},
+	{"admin_token", "bearer token of the admin API (required when admin_listen is not loopback)", func(s *Settings) any { return &s.AdminToken }},
+	{"deployment_header", "add X-Wasmgate-Deployment to responses", func(s *Settings) any { return &s.DeploymentHeader }},
+	{"watch_interval", "how often serve --config DIR looks for changes", func(s *Settings) any { return &s.WatchInterval }},
 	{"data_dir", "directory of the plugin store, deployments and data", func(s *Settings) any { return &s.DataDir }},
 	{"api", `API document to serve; "" serves the embedded example`, func(s *Settings) any { return &s.API }},
 	{"max_body_bytes", "largest request body in bytes (413 beyond)", func(s *Settings) any { return &s.MaxBodyBytes }},

@@ -122,6 +122,7 @@ type resolver struct {
 	fileRoot string
 	author   string
 	pins     map[string]string
+	local    map[string]string // bare names resolved first (Input plugins)
 	found    []ResolvedPlugin
 }
 
@@ -161,6 +162,9 @@ func (r *resolver) resolve(ctx context.Context, ref config.PluginRef) (string, e
 			return "", err
 		}
 		return info.Digest, nil
+	}
+	if d, ok := r.local[ref.Name]; ok && ref.Version == "" && ref.Digest == "" {
+		return d, nil
 	}
 	var digest string
 	err := r.m.db.View(func(tx *bolt.Tx) error {

@@ -132,7 +132,8 @@ type DeployOptions struct {
 	// DeclaredStages also points every stage the document declares
 	// (x-wasmgate-stages) at it, and sets those stages' hosts and
 	// variables from the document: the file-driven mode, where the
-	// document is the source of truth.
+	// document is the source of truth. A document that declares no stage
+	// is served at the root, as stage "$default".
 	DeclaredStages bool
 	// Description and Author are recorded.
 	Description, Author string
@@ -149,6 +150,12 @@ type DeployOptions struct {
 // stages named (if any) then serve it. With no stage the deployment is
 // only recorded (and validated), ready for a stage to point at.
 func (m *Manager) Deploy(ctx context.Context, doc []byte, o DeployOptions) (*Deployment, error) {
+	return m.deploy(ctx, doc, o, nil)
+}
+
+// deploy is Deploy; local maps plugin names to digests that bare-name
+// references resolve to first.
+func (m *Manager) deploy(ctx context.Context, doc []byte, o DeployOptions, local map[string]string) (*Deployment, error) {
 	if o.Source == "" {
 		o.Source = "api.yaml"
 	}
@@ -176,6 +183,9 @@ func (m *Manager) Deploy(ctx context.Context, doc []byte, o DeployOptions) (*Dep
 				targets = append(targets, s.Name)
 			}
 		}
+		if len(api.Stages) == 0 && len(targets) == 0 {
+			targets = []string{gateway.DefaultStage} // served at the root
+		}
 	}
 	for _, n := range targets {
 		if !stageNameRE.MatchString(n) {
@@ -192,7 +202,7 @@ func (m *Manager) Deploy(ctx context.Context, doc []byte, o DeployOptions) (*Dep
 		delete(m.apis, d.ID)
 		return nil, err
 	}
-	res := &resolver{m: m, fileRoot: o.FileRoot, author: o.Author}
+	res := &resolver{m: m, fileRoot: o.FileRoot, author: o.Author, local: local}
 	for _, n := range targets {
 		st := m.copyStage(n)
 		if ds, ok := declared[n]; ok && (m.stages[n] == nil || o.DeclaredStages) {

@@ -56,7 +56,9 @@ type liveStage struct {
 	main, canary *gateway.Snapshot
 }
 
-var stageNameRE = regexp.MustCompile(`^[A-Za-z0-9_-]{1,64}$`)
+// stageNameRE matches stage names: "$default" is the stage served at the
+// root (gateway.DefaultStage).
+var stageNameRE = regexp.MustCompile(`^([A-Za-z0-9_-]{1,64}|\$default)$`)
 
 // Open opens (or creates) the store in opts.Dir and serves every stored
 // stage. A stage that fails to load is logged and left unserved (its

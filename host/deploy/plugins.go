@@ -169,7 +169,9 @@ func newerVersion(a string, ai PluginInfo, b string, bi PluginInfo) bool {
 	bv, bok := parseSemver(b)
 	switch {
 	case aok && bok:
-		return compareSemver(av, bv) > 0
+		if c := compareSemver(av, bv); c != 0 {
+			return c > 0
+		}
 	case aok != bok:
 		return aok
 	}

@@ -113,8 +113,15 @@ func (t *Table) selectStage(host, path string) (*TableStage, string) {
 			return st, rest
 		}
 	}
+	if st := t.byName[DefaultStage]; st != nil {
+		return st, path
+	}
 	return nil, path
 }
+
+// DefaultStage is the stage served at the root: a request whose host and
+// first path segment select no other stage goes to it, path unchanged.
+const DefaultStage = "$default"
 
 func hostOnly(h string) string {
 	if i := strings.LastIndexByte(h, ':'); i >= 0 && !strings.Contains(h[i:], "]") {
