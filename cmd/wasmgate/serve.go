@@ -27,6 +27,7 @@ import (
 	"github.com/wasmgate/wasmgate/abi"
 	"github.com/wasmgate/wasmgate/examples"
 	"github.com/wasmgate/wasmgate/host/config"
+	"github.com/wasmgate/wasmgate/host/deploy"
 	"github.com/wasmgate/wasmgate/host/gateway"
 	"github.com/wasmgate/wasmgate/host/wasm"
 )
@@ -39,29 +40,50 @@ func serveCmd() *cobra.Command {
 	var pluginDirs []string
 	cmd := &cobra.Command{
 		Use:   "serve",
-		Short: "Serve an API document (default: the embedded petstore example)",
-		Long: `Serve an API document on HTTP/1.1 and h2c (--listen), HTTPS with HTTP/2
-and HTTP/3 (--tls-listen). Without --api it serves the embedded petstore
-example with its built-in demo backend.
+		Short: "Serve the stored stages, an API document, a config directory, or the embedded example",
+		Long: `Serve on HTTP/1.1 and h2c (--listen), HTTPS with HTTP/2 and HTTP/3
+(--tls-listen, --http3), with the admin API on --admin-listen.
+
+What is served is kept in the data directory (--data-dir): plugins,
+deployments and stages, changed with the admin API and the CLI (wasmgate
+deploy, rollback, pin, canary, ...). At start-up serve also deploys, when
+it changed since it was last deployed:
+  --api FILE        that document, to the stages it declares (x-wasmgate-stages;
+                    none: served at the root);
+  --config DIR      file-driven mode: DIR/api.yaml (or openapi.yaml, ...) and
+                    DIR/plugins/*.wasm, watched for changes (settings from
+                    DIR/wasmgate.yaml when present);
+  neither           the embedded petstore example with its demo backend.
 
 Settings come from defaults < --config file < WASMGATE_* environment < flags.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			configDir := ""
+			if fi, err := os.Stat(settingsFile); err == nil && fi.IsDir() {
+				configDir = settingsFile
+				settingsFile = filepath.Join(configDir, "wasmgate.yaml")
+				if _, err := os.Stat(settingsFile); err != nil {
+					settingsFile = ""
+				}
+			}
 			s, err := config.LoadSettings(settingsFile, cmd.Flags())
 			if err != nil {
 				return err
 			}
-			return serve(cmd.Context(), s, pluginDirs)
+			return serve(cmd.Context(), s, configDir, pluginDirs)
 		},
 	}
 	f := cmd.Flags()
-	f.StringVar(&settingsFile, "config", "", "settings file (YAML or JSON)")
-	f.StringSliceVar(&pluginDirs, "plugins", nil, "directories holding plugin .wasm files (NAME@VERSION.wasm or NAME.wasm)")
+	f.StringVar(&settingsFile, "config", "", "settings file (YAML or JSON), or a config directory for file-driven mode")
+	f.StringSliceVar(&pluginDirs, "plugins", nil, "directories of plugin .wasm files (NAME@VERSION.wasm or NAME.wasm) stored with --api's document")
 	config.AddFlags(f)
 	return cmd
 }
 
-func serve(ctx context.Context, s *config.Settings, pluginDirs []string) error {
+// petstoreSource names the embedded example's deployments.
+const petstoreSource = "examples/petstore/petstore.yaml"
+
+func serve(ctx context.Context, s *config.Settings, configDir string, pluginDirs []string) error {
 	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	if path := os.Getenv("WASMGATE_CPUPROFILE"); path != "" {
@@ -93,54 +115,88 @@ func serve(ctx context.Context, s *config.Settings, pluginDirs []string) error {
 	}
 	defer engine.Close(context.Background())
 
-	var api *config.API
-	docDir := "."
-	builtinBackend := false
-	if s.API == "" {
-		api, err = config.Parse("examples/petstore/petstore.yaml", examples.Petstore)
-		builtinBackend = true
-	} else {
-		api, err = config.Load(s.API)
-		docDir = filepath.Dir(s.API)
-	}
-	if err != nil {
-		return err
-	}
-	if builtinBackend {
-		backend, err := examples.StartPetstoreBackend("127.0.0.1:0")
-		if err != nil {
-			return err
-		}
-		defer backend.Close()
-		for i := range api.Stages {
-			if api.Stages[i].Variables == nil {
-				api.Stages[i].Variables = map[string]string{}
-			}
-			api.Stages[i].Variables["backend"] = backend.URL
-		}
-		logf("demo backend for the petstore example on %s", backend.URL)
-	}
-
 	store, err := gateway.OpenBoltStore(filepath.Join(s.DataDir, "services.db"))
 	if err != nil {
 		return err
 	}
 	defer store.Close()
-	sub, _ := fs.Sub(builtinPlugins, "embedded/plugins")
 	g := gateway.New(gateway.Options{
-		Engine:       engine,
-		Plugins:      &gateway.DirSource{DocDir: docDir, Dirs: pluginDirs, FS: sub},
-		Services:     store,
-		MaxBodyBytes: s.MaxBodyBytes,
-		ErrorLog:     func(id, msg string) { logf("request %s: %s", id, msg) },
+		Engine:           engine,
+		Services:         store,
+		MaxBodyBytes:     s.MaxBodyBytes,
+		DeploymentHeader: s.DeploymentHeader,
+		ErrorLog:         func(id, msg string) { logf("request %s: %s", id, msg) },
 	})
+
+	demo := configDir == "" && s.API == ""
+	mopts := deploy.Options{Dir: s.DataDir, Engine: engine, Gateway: g, Log: logf}
+	if demo {
+		backend, err := examples.StartPetstoreBackend("127.0.0.1:0")
+		if err != nil {
+			return err
+		}
+		defer backend.Close()
+		// The example's deployments reach this process's demo backend,
+		// whatever port it got; nothing else is affected.
+		mopts.VariableOverrides = func(d *deploy.Deployment) map[string]string {
+			if d.Source == petstoreSource {
+				return map[string]string{"backend": backend.URL}
+			}
+			return nil
+		}
+		logf("demo backend for the petstore example on %s", backend.URL)
+	}
 	start := time.Now()
-	snap, err := g.Build(ctx, api, "d-1")
+	m, err := deploy.Open(ctx, mopts)
 	if err != nil {
 		return err
 	}
-	g.Swap(snap)
-	logf("deployed %s (%s, %d operations) in %v", api.Name, api.Source, len(api.Operations), time.Since(start).Round(time.Millisecond))
+	defer m.Close()
+
+	builtins, err := pushBuiltins(ctx, m)
+	if err != nil {
+		return err
+	}
+	var in *deploy.Input
+	switch {
+	case configDir != "":
+		i, err := deploy.ReadDir(configDir)
+		if err != nil {
+			logf("config directory: %v (serving the stored stages; fix it and it is deployed)", err)
+		} else {
+			in = &i
+		}
+	case s.API != "":
+		doc, err := os.ReadFile(s.API)
+		if err != nil {
+			return err
+		}
+		i := deploy.Input{Source: s.API, Doc: doc, FileRoot: filepath.Dir(s.API)}
+		for _, dir := range pluginDirs {
+			ps, err := readPluginDir(dir)
+			if err != nil {
+				return err
+			}
+			i.Plugins = append(i.Plugins, ps...)
+		}
+		in = &i
+	default:
+		in = &deploy.Input{Source: petstoreSource, Doc: examples.Petstore, Plugins: builtins}
+	}
+	if in != nil {
+		d, err := m.ApplyInput(ctx, *in, "deployed by serve from "+in.Source, "serve")
+		switch {
+		case err != nil && !serving(m):
+			return err
+		case err != nil:
+			logf("%s not deployed (serving the stored stages): %v", in.Source, err)
+		case d != nil:
+			logf("deployed %s as %s (%d operations) in %v", in.Source, d.ID, d.Operations, time.Since(start).Round(time.Millisecond))
+		}
+	}
+	if configDir != "" {
+		go m.WatchDir(ctx, configDir, s.WatchInterval)
+	}
 
 	sc := gateway.ServerConfig{
 		Listen:            s.Listen,
@@ -164,23 +220,92 @@ func serve(ctx context.Context, s *config.Settings, pluginDirs []string) error {
 	if err := srv.Start(); err != nil {
 		return err
 	}
-	printURLs(api, srv)
+	adminErr, stopAdmin, err := startAdmin(s, m, logf)
+	if err != nil {
+		_ = srv.Shutdown(context.Background())
+		return err
+	}
+	defer stopAdmin()
+	printURLs(m, srv, s.AdminListen, demo)
 
 	select {
 	case <-ctx.Done():
 	case err := <-srv.Err():
 		return err
+	case err := <-adminErr:
+		return err
 	}
 	logf("shutting down: draining in-flight requests (up to %v)", s.ShutdownTimeout)
-	err = srv.Shutdown(context.Background())
-	if old := g.Swap(nil); old != nil {
-		old.Retire()
-		<-old.Done()
-	}
-	return err
+	return srv.Shutdown(context.Background())
 }
 
-func printURLs(api *config.API, srv *gateway.Server) {
+func serving(m *deploy.Manager) bool {
+	for _, st := range m.Stages() {
+		if st.Serving {
+			return true
+		}
+	}
+	return false
+}
+
+// builtinVersion is the version the embedded first-party plugins are
+// stored under: a pre-release, so any version an operator pushes is newer.
+func builtinVersion(bin []byte) string { return "0.0.0-builtin+" + wasm.Digest(bin)[7:19] }
+
+// pushBuiltins stores the embedded first-party plugins (cors, mock,
+// transform, ...) so documents can name them.
+func pushBuiltins(ctx context.Context, m *deploy.Manager) ([]deploy.PluginFile, error) {
+	entries, err := fs.ReadDir(builtinPlugins, "embedded/plugins")
+	if err != nil {
+		return nil, err
+	}
+	var out []deploy.PluginFile
+	for _, e := range entries {
+		name, ok := strings.CutSuffix(e.Name(), ".wasm")
+		if !ok {
+			continue
+		}
+		bin, err := fs.ReadFile(builtinPlugins, "embedded/plugins/"+e.Name())
+		if err != nil {
+			return nil, err
+		}
+		pf := deploy.PluginFile{Name: name, Version: builtinVersion(bin), Bin: bin}
+		if _, _, err := m.PushPlugin(ctx, pf.Name, pf.Version, pf.Bin, "serve"); err != nil {
+			return nil, fmt.Errorf("embedded plugin %s: %w", name, err)
+		}
+		out = append(out, pf)
+	}
+	return out, nil
+}
+
+// readPluginDir reads NAME@VERSION.wasm and NAME.wasm files.
+func readPluginDir(dir string) ([]deploy.PluginFile, error) {
+	files, err := filepath.Glob(filepath.Join(dir, "*.wasm"))
+	if err != nil {
+		return nil, err
+	}
+	var out []deploy.PluginFile
+	for _, f := range files {
+		bin, err := os.ReadFile(f)
+		if err != nil {
+			return nil, err
+		}
+		name, version, _ := strings.Cut(strings.TrimSuffix(filepath.Base(f), ".wasm"), "@")
+		out = append(out, deploy.PluginFile{Name: name, Version: version, Bin: bin})
+	}
+	return out, nil
+}
+
+// startAdmin serves the admin API when admin_listen is set.
+func startAdmin(s *config.Settings, m *deploy.Manager, logf func(string, ...any)) (<-chan error, func(), error) {
+	errc := make(chan error, 1)
+	if s.AdminListen == "" {
+		return errc, func() {}, nil
+	}
+	return errc, func() {}, nil
+}
+
+func printURLs(m *deploy.Manager, srv *gateway.Server, adminAddr string, demo bool) {
 	base := func(kind, scheme string) string {
 		a := srv.Addr(kind)
 		if a == "" {
@@ -193,7 +318,7 @@ func printURLs(api *config.API, srv *gateway.Server) {
 		return scheme + "://" + net.JoinHostPort(host, port)
 	}
 	h, hs := base("http", "http"), base("https", "https")
-	fmt.Printf("wasmgate serving %q\n", api.Name)
+	fmt.Println("wasmgate serving")
 	if h != "" {
 		fmt.Printf("  HTTP/1.1 + h2c  %s\n", h)
 	}
@@ -204,24 +329,33 @@ func printURLs(api *config.API, srv *gateway.Server) {
 		}
 		fmt.Printf("  %s  %s\n", proto, hs)
 	}
-	prefix := ""
-	if len(api.Stages) > 0 {
-		prefix = "/" + api.Stages[0].Name
+	if adminAddr != "" {
+		fmt.Printf("  admin API  http://%s (wasmgate stages, deploy, rollback, ...)\n", adminAddr)
+	}
+	first := h
+	if first == "" {
+		first = hs
+	}
+	for _, st := range m.Stages() {
+		prefix := "/" + st.Name
+		if st.Name == gateway.DefaultStage {
+			prefix = ""
+		}
+		state := st.Deployment
+		if !st.Serving {
+			state += ", NOT SERVING: " + st.Error
+		}
+		fmt.Printf("  stage %-8s %s%s/  (%s)\n", st.Name, first, prefix, state)
+	}
+	if !demo || first == "" {
+		return
 	}
 	fmt.Println("try:")
-	seen := 0
-	for _, op := range api.Operations {
-		if op.Method != "GET" || strings.Contains(op.Path, "+}") || seen >= 6 {
-			continue
-		}
-		p := strings.NewReplacer("{id}", "1", "{name}", "world", "{key}", "greeting").Replace(op.Path)
-		if h != "" {
-			fmt.Printf("  curl -i %s%s%s%s\n", h, prefix, api.BasePath, p)
-		}
-		seen++
+	for _, p := range []string{"/pets", "/pets/1", "/hello/world", "/health", "/store/greeting"} {
+		fmt.Printf("  curl -i %s/dev%s\n", first, p)
 	}
 	if hs != "" && srv.Addr("h3") != "" {
-		fmt.Printf("  wasmgate request --http3 --insecure %s%s%s/pets\n", hs, prefix, api.BasePath)
+		fmt.Printf("  wasmgate request --http3 --insecure %s/dev/pets\n", hs)
 	}
 }
 
