@@ -21,6 +21,8 @@ run: build
 test:
 	$(GO) vet ./...
 	$(GO) test -race -count=1 -timeout 20m ./...
+	@# the hot-swap load test again at full size (20 s, >= 2,000 req/s), without the race detector's slowdown
+	WASMGATE_HOTSWAP_FULL=1 $(GO) test -count=1 -run '^TestHotSwapUnderLoad$$' -v ./e2e/
 
 ## test-long: also the long-running suites
 test-long:
