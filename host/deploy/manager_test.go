@@ -66,15 +66,18 @@ func newEnv(t testing.TB) *env {
 		fmt.Fprintf(w, "v=%s demo=%s", r.URL.Query().Get("v"), r.Header.Get("x-demo"))
 	}))
 	t.Cleanup(e.up.Close)
-	var err error
-	e.eng, err = wasm.NewEngine(context.Background(), wasm.EngineConfig{CacheDir: filepath.Join(wasmbuild.CacheDir(), "compiled")})
+	e.eng, e.gw = newEngineGateway(t)
+	e.open()
+	return e
+}
+
+func newEngineGateway(t testing.TB) (*wasm.Engine, *gateway.Gateway) {
+	eng, err := wasm.NewEngine(context.Background(), wasm.EngineConfig{CacheDir: filepath.Join(wasmbuild.CacheDir(), "compiled")})
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { e.eng.Close(context.Background()) })
-	e.gw = gateway.New(gateway.Options{Engine: e.eng, DeploymentHeader: true, PoolMin: 1, PoolMax: 2})
-	e.open()
-	return e
+	t.Cleanup(func() { eng.Close(context.Background()) })
+	return eng, gateway.New(gateway.Options{Engine: eng, DeploymentHeader: true, PoolMin: 1, PoolMax: 2})
 }
 
 func (e *env) open() {
@@ -93,7 +96,9 @@ func (e *env) open() {
 
 // doc is an API whose one operation runs the template plugin (adding
 // x-demo: value) and proxies to the test upstream with ?v=${stageVariables.v}.
-func (e *env) doc(plugin, value string) []byte {
+func (e *env) doc(plugin, value string) []byte { return docFor(e.up.URL, plugin, value) }
+
+func docFor(upstream, plugin, value string) []byte {
 	return []byte(fmt.Sprintf(`openapi: 3.0.3
 info: {title: demo, version: "1"}
 x-wasmgate-stages:
@@ -106,7 +111,7 @@ paths:
         - {plugin: %s, config: {header: x-demo, value: %q}}
       x-wasmgate-integration: {type: http_proxy, uri: "%s/hello?v=${stageVariables.v}"}
       responses: {"200": {description: ok}}
-`, plugin, value, e.up.URL))
+`, plugin, value, upstream))
 }
 
 // get requests path through the gateway; it returns the status, body and
