@@ -94,8 +94,8 @@ const (
 	PropStage          = "wasmgate.stage"           // string
 	PropDeployment     = "wasmgate.deployment"      // string, e.g. "d-7"
 	PropRouteTemplate  = "wasmgate.route.template"  // string, e.g. "/pets/{id}"
-	PropRouteParams    = "wasmgate.route.params"    // prefix: wasmgate.route.params.<name>
-	PropStageVariables = "wasmgate.stage_variables" // prefix: wasmgate.stage_variables.<name>
+	PropRouteParams    = "wasmgate.route.params"    // map of every parameter; wasmgate.route.params.<name>: one
+	PropStageVariables = "wasmgate.stage_variables" // map of every variable; wasmgate.stage_variables.<name>: one
 	PropAPIKeyID       = "wasmgate.api_key.id"      // string
 	PropPluginDigest   = "wasmgate.plugin.digest"   // string "sha256:…"
 )

@@ -8,6 +8,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -268,6 +269,15 @@ func (rc *reqCtx) Property(path string) ([]byte, bool) {
 		return []byte(rc.snap.ID), true
 	case abi.PropRouteTemplate:
 		return []byte(rc.route.Template), true
+	case abi.PropStageVariables:
+		// Every variable, as a Proxy-Wasm map (sorted by name).
+		return abi.AppendMap(nil, sortedPairs(rc.stage.vars)), true
+	case abi.PropRouteParams:
+		pairs := make([][2]string, len(rc.params))
+		for i, p := range rc.params {
+			pairs[i] = [2]string{p.Name, p.Value}
+		}
+		return abi.AppendMap(nil, pairs), true
 	}
 	if name, ok := strings.CutPrefix(path, abi.PropRouteParams+"."); ok {
 		for _, p := range rc.params {
@@ -287,6 +297,15 @@ func (rc *reqCtx) Property(path string) ([]byte, bool) {
 		}
 	}
 	return nil, false
+}
+
+func sortedPairs(m map[string]string) [][2]string {
+	pairs := make([][2]string, 0, len(m))
+	for k, v := range m {
+		pairs = append(pairs, [2]string{k, v})
+	}
+	slices.SortFunc(pairs, func(a, b [2]string) int { return strings.Compare(a[0], b[0]) })
+	return pairs
 }
 
 // ServeHTTP routes a request and runs its pipeline and integration.

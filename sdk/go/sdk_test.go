@@ -44,6 +44,7 @@ func TestHeadersBodiesProperties(t *testing.T) {
 	h := sdktest.New(t, plugin(t, "headers"), sdktest.Options{
 		Properties: map[string]string{
 			"wasmgate.stage_variables.backend": "b1",
+			"wasmgate.stage_variables.a":       "x",
 			"wasmgate.route.params.id":         "42",
 		},
 	})
@@ -61,13 +62,14 @@ func TestHeadersBodiesProperties(t *testing.T) {
 		t.Fatalf("the request did not reach the upstream; logs:\n%s", strings.Join(h.Logs(), "\n"))
 	}
 	want := map[string]string{
-		"x-added":     "1",
-		"x-replace":   "new",
-		"x-count":     "7", // 4 pseudo-headers + 3
-		"x-path":      "/pets/42?x=1",
-		"x-stage-var": "b1",
-		"x-route-id":  "42",
-		"x-echo":      "hi",
+		"x-added":      "1",
+		"x-replace":    "new",
+		"x-count":      "7", // 4 pseudo-headers + 3
+		"x-path":       "/pets/42?x=1",
+		"x-stage-var":  "b1",
+		"x-stage-vars": "a=x,backend=b1",
+		"x-route-id":   "42",
+		"x-echo":       "hi",
 	}
 	for k, v := range want {
 		if got, _ := header(up.Headers, k); got != v {

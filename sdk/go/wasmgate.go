@@ -35,3 +35,15 @@ func GetStageVariable(name string) (string, error) {
 func GetRouteParam(name string) (string, error) {
 	return extString(abi.ExtModule+"."+abi.ExtGetRouteParam, wasmgateGetRouteParam, name)
 }
+
+// GetStageVariables returns every stage variable of the stage serving the
+// current request, sorted by name (the wasmgate.stage_variables property).
+func GetStageVariables() ([][2]string, error) {
+	return GetPropertyMap("wasmgate", "stage_variables")
+}
+
+// GetRouteParams returns every path parameter of the matched route, in
+// template order (the wasmgate.route.params property).
+func GetRouteParams() ([][2]string, error) {
+	return GetPropertyMap("wasmgate", "route", "params")
+}

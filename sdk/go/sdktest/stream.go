@@ -2,6 +2,7 @@ package sdktest
 
 import (
 	"context"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -138,6 +139,16 @@ func (s *stream) Property(path string) ([]byte, bool) {
 		if s.respHeaders != nil {
 			return abi.EncodeMap(s.respHeaders.Pairs), true
 		}
+	case abi.PropStageVariables, abi.PropRouteParams:
+		// The map form: every Options.Properties entry under the prefix.
+		var pairs [][2]string
+		for k, v := range s.h.opts.Properties {
+			if name, ok := strings.CutPrefix(k, path+"."); ok {
+				pairs = append(pairs, [2]string{name, v})
+			}
+		}
+		slices.SortFunc(pairs, func(a, b [2]string) int { return strings.Compare(a[0], b[0]) })
+		return abi.EncodeMap(pairs), true
 	}
 	return nil, false
 }

@@ -17,6 +17,7 @@ import (
 	"bytes"
 	"errors"
 	"strconv"
+	"strings"
 
 	sdk "github.com/wasmgate/wasmgate/sdk/go"
 )
@@ -56,6 +57,13 @@ func (*ctx) OnHTTPRequestHeaders(numHeaders int, endOfStream bool) sdk.Action {
 		must(sdk.AddHTTPRequestHeader("x-stage-var", v))
 	} else if !errors.Is(err, sdk.ErrNotFound) {
 		panic(err)
+	}
+	if vars, err := sdk.GetStageVariables(); err == nil && len(vars) > 0 {
+		var all []string
+		for _, kv := range vars {
+			all = append(all, kv[0]+"="+kv[1])
+		}
+		must(sdk.AddHTTPRequestHeader("x-stage-vars", strings.Join(all, ",")))
 	}
 	if v, err := sdk.GetRouteParam("id"); err == nil {
 		must(sdk.AddHTTPRequestHeader("x-route-id", v))
