@@ -53,8 +53,10 @@ func (in *instance) buffer(t abi.BufferType) (buf *Buffer, ro []byte, st abi.Sta
 		if s == nil {
 			break
 		}
-		if (t == abi.BufferHTTPRequestBody && s.phase == phRequestBody) ||
-			(t == abi.BufferHTTPResponseBody && s.phase == phResponseBody) {
+		// As in Envoy, the body is also reachable from the trailers
+		// callback that follows it (what was buffered of it).
+		if (t == abi.BufferHTTPRequestBody && (s.phase == phRequestBody || s.phase == phRequestTrailers)) ||
+			(t == abi.BufferHTTPResponseBody && (s.phase == phResponseBody || s.phase == phResponseTrailers)) {
 			if b := s.host.Body(t); b != nil {
 				return b, nil, abi.StatusOK
 			}

@@ -230,13 +230,6 @@ func (p *Plugin) newInstance() (_ *instance, err error) {
 			return nil, err
 		}
 	}
-	if fn := mod.ExportedFunction(abi.ExportHooks); fn != nil {
-		st := []uint64{0}
-		if err := in.callTop(fn, abi.ExportHooks, st, start); err != nil {
-			return nil, err
-		}
-		p.hooks.Store(uint32(st[0]) & abi.HookAll)
-	}
 	if fn := in.fns[cbContextCreate]; fn != nil {
 		if err := in.callTop(fn, callbackNames[cbContextCreate], []uint64{rootContextID, 0}, start); err != nil {
 			return nil, err
@@ -261,6 +254,16 @@ func (p *Plugin) newInstance() (_ *instance, err error) {
 		if uint32(st[0]) == 0 {
 			return nil, p.callError(callbackNames[cbConfigure], ErrPluginRejected, "the plugin refused its configuration (proxy_on_configure returned false)"+in.logHint())
 		}
+	}
+	// Read after on_configure, so the callbacks a plugin declares may
+	// depend on its configuration (a plugin that only inspects bodies
+	// when configured to).
+	if fn := mod.ExportedFunction(abi.ExportHooks); fn != nil {
+		st := []uint64{0}
+		if err := in.callTop(fn, abi.ExportHooks, st, start); err != nil {
+			return nil, err
+		}
+		p.hooks.Store(uint32(st[0]) & abi.HookAll)
 	}
 	in.phase = phNone
 	in.baseMem = in.memory.Size()

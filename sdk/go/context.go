@@ -143,4 +143,8 @@ var declaredHooks = HookAll
 //	sdk.SetHooks(sdk.HookRequestHeaders | sdk.HookResponseHeaders)
 //
 // and its requests stream. Callbacks not declared are never called.
+//
+// The host reads the declaration after OnPluginStart, so a plugin may also
+// call SetHooks there to declare what its configuration needs (e.g. the
+// body hooks only when configured to inspect bodies).
 func SetHooks(h Hooks) { declaredHooks = h & HookAll }

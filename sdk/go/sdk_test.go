@@ -440,3 +440,38 @@ func contains(lines []string, s string) bool {
 	}
 	return false
 }
+
+// The host reads the declared hooks after OnPluginStart: a plugin can
+// declare body hooks only when its configuration needs them.
+func TestHooksDependOnConfiguration(t *testing.T) {
+	t.Parallel()
+	bin := plugin(t, "hooks")
+	for _, c := range []struct {
+		config    string
+		body      bool
+		bodyCalls string
+	}{
+		{"", false, ""},
+		{"bodies", true, "1"},
+	} {
+		h := sdktest.New(t, bin, sdktest.Options{Config: c.config})
+		if got := h.Plugin().Handles(abi.ExportOnRequestBody); got != c.body {
+			t.Errorf("config %q: handles the request body = %v, want %v", c.config, got, c.body)
+		}
+		if got := h.Plugin().Handles(abi.ExportOnRequestHeaders); !got {
+			t.Errorf("config %q: does not handle request headers", c.config)
+		}
+		res := h.Do(&sdktest.Request{Method: "POST", Body: []byte("data")})
+		if res.Err != nil || res.Header("x-body-calls") != c.bodyCalls {
+			t.Errorf("config %q: x-body-calls = %q (%v), want %q", c.config, res.Header("x-body-calls"), res.Err, c.bodyCalls)
+		}
+		if c.body {
+			// With trailers: the body callback buffers, the trailers
+			// callback reads the whole body.
+			res := h.Do(&sdktest.Request{Method: "POST", Body: []byte("with trailers"), Trailers: [][2]string{{"x-checksum", "1"}}})
+			if res.Err != nil || res.Header("x-trailer-body") != "with trailers" || res.Upstream == nil || string(res.Upstream.Body) != "with trailers" {
+				t.Errorf("body read in the trailers callback: %q (%v); upstream %+v", res.Header("x-trailer-body"), res.Err, res.Upstream)
+			}
+		}
+	}
+}
