@@ -31,6 +31,7 @@ var pluginDirs = map[string]string{
 	"headers":        "../sdk/go/internal/testplugins/headers",
 	"deny":           "../sdk/go/internal/testplugins/deny",
 	"panics":         "../sdk/go/internal/testplugins/panics",
+	"pausebody":      "../sdk/go/internal/testplugins/pausebody",
 	// testfn (sdk/go/lambda's test function, on StartJSON) echoes the
 	// proxy event it received, or answers with the proxy response in the
 	// request body, or fails, by the x-test-mode request header.

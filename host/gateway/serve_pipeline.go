@@ -28,6 +28,13 @@ func (g *Gateway) servePipeline(ctx context.Context, w http.ResponseWriter, rc *
 	}
 
 	hasBody := r.Body != nil && r.Body != http.NoBody && r.ContentLength != 0
+	if hasBody && op.chain.NeedsRequestBody() {
+		x.LoadBody = func() error {
+			b, err := io.ReadAll(r.Body)
+			x.ReqBody.B = b
+			return err
+		}
+	}
 	if err := x.RequestHeaders(!hasBody); err != nil {
 		g.fail(w, rc, err)
 		return
@@ -40,12 +47,12 @@ func (g *Gateway) servePipeline(ctx context.Context, w http.ResponseWriter, rc *
 	if hasBody {
 		body = r.Body
 		if op.chain.NeedsRequestBody() {
-			b, err := io.ReadAll(r.Body)
-			if err != nil {
-				g.fail(w, rc, err)
-				return
+			if !x.BodyLoaded() {
+				if err := x.LoadBody(); err != nil {
+					g.fail(w, rc, err)
+					return
+				}
 			}
-			x.ReqBody.B = b
 			if err := x.RequestBody(); err != nil {
 				g.fail(w, rc, err)
 				return

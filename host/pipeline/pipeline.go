@@ -102,6 +102,13 @@ type Exchange struct {
 	// error, for logs.
 	Skipped []error
 
+	// LoadBody reads the whole request body into ReqBody; RequestHeaders
+	// calls it when a plugin that handles the body pauses its headers.
+	// Nil: the body is only delivered by RequestBody.
+	LoadBody   func() error
+	bodyLoaded bool
+	bodySeen   []bool
+
 	streams []*wasm.Stream
 	hosts   []stepHost
 
@@ -162,6 +169,12 @@ func (x *Exchange) failed(i int, err error) error {
 
 // run delivers one callback to step i and waits while it is paused.
 func (x *Exchange) run(i int, call func(*wasm.Stream) (abi.Action, error)) error {
+	return x.runThen(i, call, nil)
+}
+
+// runThen is run; paused, when not nil, is called once when the step
+// pauses, before waiting for it to resume.
+func (x *Exchange) runThen(i int, call func(*wasm.Stream) (abi.Action, error), paused func() error) error {
 	s := x.streams[i]
 	if s == nil || x.skip[i] {
 		return nil
@@ -176,6 +189,11 @@ func (x *Exchange) run(i int, call func(*wasm.Stream) (abi.Action, error)) error
 	}
 	if act == abi.ActionContinue || x.Local() != nil {
 		return nil
+	}
+	if paused != nil {
+		if err := paused(); err != nil {
+			return err
+		}
 	}
 	for {
 		if x.Local() != nil {
@@ -201,10 +219,20 @@ func (x *Exchange) run(i int, call func(*wasm.Stream) (abi.Action, error)) error
 
 // RequestHeaders runs on_request_headers through the chain. It stops at
 // the first plugin that answers (see Local).
+//
+// As in Envoy, a plugin that pauses its request headers still receives
+// the request body: when it handles the body, the body is read (through
+// LoadBody) and delivered to it, and to the plugins before it, while its
+// headers stay paused; it may then resume or answer from its body
+// callback. Those plugins are not given the body again by RequestBody.
 func (x *Exchange) RequestHeaders(endOfStream bool) error {
 	for i := range x.streams {
 		n := x.ReqHeaders.Len()
-		if err := x.run(i, func(s *wasm.Stream) (abi.Action, error) { return s.OnRequestHeaders(n, endOfStream) }); err != nil {
+		var paused func() error
+		if !endOfStream && x.chain.reqBody && x.LoadBody != nil && x.chain.steps[i].Plugin.Handles(abi.ExportOnRequestBody) {
+			paused = func() error { return x.bodyWhilePaused(i) }
+		}
+		if err := x.runThen(i, func(s *wasm.Stream) (abi.Action, error) { return s.OnRequestHeaders(n, endOfStream) }, paused); err != nil {
 			return err
 		}
 		if x.Local() != nil {
@@ -214,13 +242,58 @@ func (x *Exchange) RequestHeaders(endOfStream bool) error {
 	return nil
 }
 
+// bodyWhilePaused delivers the request body to steps 0..i while step i's
+// headers are paused.
+func (x *Exchange) bodyWhilePaused(i int) error {
+	if !x.bodyLoaded {
+		if err := x.LoadBody(); err != nil {
+			return err
+		}
+		x.bodyLoaded = true
+	}
+	if x.bodySeen == nil {
+		x.bodySeen = make([]bool, len(x.streams))
+	}
+	for j := 0; j < i; j++ {
+		if x.bodySeen[j] {
+			continue
+		}
+		x.bodySeen[j] = true
+		if err := x.run(j, func(s *wasm.Stream) (abi.Action, error) { return s.OnRequestBody(len(x.ReqBody.B), true) }); err != nil {
+			return err
+		}
+		if x.Local() != nil {
+			return nil
+		}
+	}
+	// Step i itself: its headers stay paused, so its action here is not
+	// waited on (a resume it sends from this callback ends the wait).
+	x.bodySeen[i] = true
+	s := x.streams[i]
+	if s == nil || x.skip[i] {
+		return nil
+	}
+	if _, err := s.OnRequestBody(len(x.ReqBody.B), true); err != nil {
+		return x.failed(i, err)
+	}
+	return nil
+}
+
+// BodyLoaded reports whether RequestHeaders read the request body
+// (through LoadBody).
+func (x *Exchange) BodyLoaded() bool { return x.bodyLoaded }
+
 // RequestBody runs on_request_body with the whole buffered body
-// (end_of_stream true).
+// (end_of_stream true), for the plugins that did not receive it while
+// paused in RequestHeaders.
 func (x *Exchange) RequestBody() error {
 	if !x.chain.reqBody {
 		return nil
 	}
 	for i := range x.streams {
+		if x.bodySeen != nil && x.bodySeen[i] {
+			continue
+		}
 		if err := x.run(i, func(s *wasm.Stream) (abi.Action, error) { return s.OnRequestBody(len(x.ReqBody.B), true) }); err != nil {
 			return err
 		}
