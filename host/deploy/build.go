@@ -76,8 +76,8 @@ func (m *Manager) buildSnapshot(ctx context.Context, d *Deployment, st *Stage, e
 		vars = map[string]string{}
 	}
 	maps.Copy(vars, extra)
-	if m.opts.VariableOverrides != nil {
-		maps.Copy(vars, m.opts.VariableOverrides(d))
+	if m.opts.RewriteVariables != nil {
+		m.opts.RewriteVariables(vars)
 	}
 	var src gateway.PluginSource = &deploymentSource{m: m, d: d, pins: st.Pins}
 	if res != nil {

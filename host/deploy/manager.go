@@ -29,10 +29,11 @@ type Options struct {
 	Now func() time.Time
 	// MaxStages bounds the number of stages (default 64).
 	MaxStages int
-	// VariableOverrides, when set, returns stage variables that win over
-	// the stored ones for a deployment, without being stored (the
-	// embedded demo uses it to point the petstore at its own backend).
-	VariableOverrides func(d *Deployment) map[string]string
+	// RewriteVariables, when set, may change the stage variables a
+	// snapshot is built with (a copy; nothing is stored). The embedded
+	// demo uses it to point the petstore's backend variable at its own
+	// backend.
+	RewriteVariables func(vars map[string]string)
 }
 
 // Manager owns the store and keeps the gateway serving it. Its methods
