@@ -80,8 +80,12 @@ Settings come from defaults < --config file < WASMGATE_* environment < flags.`,
 	return cmd
 }
 
-// petstoreSource names the embedded example's deployments.
-const petstoreSource = "examples/petstore/petstore.yaml"
+// petstoreSource names the embedded example's deployments;
+// petstoreBackend is where its stage variables expect the demo backend.
+const (
+	petstoreSource  = "examples/petstore/petstore.yaml"
+	petstoreBackend = "127.0.0.1:9000"
+)
 
 func serve(ctx context.Context, s *config.Settings, configDir string, pluginDirs []string) error {
 	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
@@ -131,19 +135,21 @@ func serve(ctx context.Context, s *config.Settings, configDir string, pluginDirs
 	demo := configDir == "" && s.API == ""
 	mopts := deploy.Options{Dir: s.DataDir, Engine: engine, Gateway: g, Log: logf}
 	if demo {
-		backend, err := examples.StartPetstoreBackend("127.0.0.1:0")
+		// The example's stages name the demo backend
+		// http://127.0.0.1:9000; when that port is taken the backend runs
+		// elsewhere and the variable is rewritten to reach it.
+		backend, err := examples.StartPetstoreBackend(petstoreBackend)
 		if err != nil {
-			return err
+			if backend, err = examples.StartPetstoreBackend("127.0.0.1:0"); err != nil {
+				return err
+			}
+			mopts.RewriteVariables = func(vars map[string]string) {
+				if vars["backend"] == "http://"+petstoreBackend {
+					vars["backend"] = backend.URL
+				}
+			}
 		}
 		defer backend.Close()
-		// The example's deployments reach this process's demo backend,
-		// whatever port it got; nothing else is affected.
-		mopts.VariableOverrides = func(d *deploy.Deployment) map[string]string {
-			if d.Source == petstoreSource {
-				return map[string]string{"backend": backend.URL}
-			}
-			return nil
-		}
 		logf("demo backend for the petstore example on %s", backend.URL)
 	}
 	start := time.Now()
