@@ -14,6 +14,7 @@ import (
 	"io/fs"
 	"math/big"
 	"net"
+	"net/http"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -26,6 +27,7 @@ import (
 
 	"github.com/wasmgate/wasmgate/abi"
 	"github.com/wasmgate/wasmgate/examples"
+	"github.com/wasmgate/wasmgate/host/admin"
 	"github.com/wasmgate/wasmgate/host/config"
 	"github.com/wasmgate/wasmgate/host/deploy"
 	"github.com/wasmgate/wasmgate/host/gateway"
@@ -119,6 +121,7 @@ func serve(ctx context.Context, s *config.Settings, configDir string, pluginDirs
 	}
 	defer engine.Close(context.Background())
 
+	demo := configDir == "" && s.API == ""
 	store, err := gateway.OpenBoltStore(filepath.Join(s.DataDir, "services.db"))
 	if err != nil {
 		return err
@@ -128,11 +131,10 @@ func serve(ctx context.Context, s *config.Settings, configDir string, pluginDirs
 		Engine:           engine,
 		Services:         store,
 		MaxBodyBytes:     s.MaxBodyBytes,
-		DeploymentHeader: s.DeploymentHeader,
+		DeploymentHeader: s.DeploymentHeader || demo, // the example shows which deployment answered
 		ErrorLog:         func(id, msg string) { logf("request %s: %s", id, msg) },
 	})
 
-	demo := configDir == "" && s.API == ""
 	mopts := deploy.Options{Dir: s.DataDir, Engine: engine, Gateway: g, Log: logf}
 	if demo {
 		// The example's stages name the demo backend
@@ -302,13 +304,35 @@ func readPluginDir(dir string) ([]deploy.PluginFile, error) {
 	return out, nil
 }
 
-// startAdmin serves the admin API when admin_listen is set.
+// startAdmin serves the admin API when admin_listen is set. It refuses a
+// non-loopback address without a token.
 func startAdmin(s *config.Settings, m *deploy.Manager, logf func(string, ...any)) (<-chan error, func(), error) {
 	errc := make(chan error, 1)
 	if s.AdminListen == "" {
 		return errc, func() {}, nil
 	}
-	return errc, func() {}, nil
+	if err := admin.CheckListen(s.AdminListen, s.AdminToken); err != nil {
+		return nil, nil, err
+	}
+	ln, err := net.Listen("tcp", s.AdminListen)
+	if err != nil {
+		return nil, nil, fmt.Errorf("admin_listen: %w", err)
+	}
+	srv := &http.Server{
+		Handler:           admin.New(m, admin.Options{Token: s.AdminToken, Log: logf}),
+		ReadHeaderTimeout: s.ReadHeaderTimeout,
+		IdleTimeout:       s.IdleTimeout,
+	}
+	go func() {
+		if err := srv.Serve(ln); err != nil && err != http.ErrServerClosed {
+			errc <- fmt.Errorf("admin API: %w", err)
+		}
+	}()
+	return errc, func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_ = srv.Shutdown(ctx) // in-flight admin calls get 5 s; nothing to report
+	}, nil
 }
 
 func printURLs(m *deploy.Manager, srv *gateway.Server, adminAddr string, demo bool) {

@@ -90,7 +90,9 @@ func (m *Manager) buildSnapshot(ctx context.Context, d *Deployment, st *Stage, e
 		Plugins: src,
 	})
 	if err != nil {
-		return nil, errorf(ErrInvalid, "%w", err)
+		// Invalid as a whole, whatever the cause (a plugin missing from
+		// the store included): the message says which.
+		return nil, errorf(ErrInvalid, "%v", err)
 	}
 	return s, nil
 }

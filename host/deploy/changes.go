@@ -176,7 +176,12 @@ func (m *Manager) deploy(ctx context.Context, doc []byte, o DeployOptions, local
 	for _, s := range api.Stages {
 		declared[s.Name] = s
 	}
-	targets := slices.Clone(o.Stages)
+	var targets []string
+	for _, n := range o.Stages {
+		if !slices.Contains(targets, n) {
+			targets = append(targets, n)
+		}
+	}
 	if o.DeclaredStages {
 		for _, s := range api.Stages {
 			if !slices.Contains(targets, s.Name) {
@@ -206,7 +211,7 @@ func (m *Manager) deploy(ctx context.Context, doc []byte, o DeployOptions, local
 	for _, n := range targets {
 		st := m.copyStage(n)
 		if ds, ok := declared[n]; ok && (m.stages[n] == nil || o.DeclaredStages) {
-			st.Hosts, st.Variables = ds.Hosts, maps.Clone(ds.Variables)
+			st.Hosts, st.Variables = uniqueHosts(ds.Hosts), maps.Clone(ds.Variables)
 		}
 		if st.Variables == nil {
 			st.Variables = map[string]string{}
@@ -240,7 +245,21 @@ func (m *Manager) deploy(ctx context.Context, doc []byte, o DeployOptions, local
 		delete(m.apis, d.ID)
 		return nil, err
 	}
-	return d, nil
+	out := *d
+	out.Plugins = slices.Clone(d.Plugins)
+	return &out, nil
+}
+
+// uniqueHosts lower-cases host names and drops repeats.
+func uniqueHosts(hosts []string) []string {
+	var out []string
+	for _, h := range hosts {
+		h = strings.ToLower(h)
+		if !slices.Contains(out, h) {
+			out = append(out, h)
+		}
+	}
+	return out
 }
 
 // copyStage returns a copy of stage n to modify, or a new stage.
@@ -250,18 +269,9 @@ func (m *Manager) copyStage(n string) *Stage {
 		now := m.now()
 		return &Stage{Name: n, Variables: map[string]string{}, Created: now, Updated: now}
 	}
-	st := *old
-	st.Hosts = slices.Clone(old.Hosts)
-	st.Variables = maps.Clone(old.Variables)
-	st.Pins = maps.Clone(old.Pins)
-	st.Served = slices.Clone(old.Served)
-	if old.Canary != nil {
-		c := *old.Canary
-		c.Variables = maps.Clone(old.Canary.Variables)
-		st.Canary = &c
-	}
+	st := old.clone()
 	st.Updated = m.now()
-	return &st
+	return st
 }
 
 // point makes st serve deployment id, remembering it for rollback.
@@ -333,8 +343,7 @@ func (m *Manager) stageChange(ctx context.Context, st *Stage, main, canary bool,
 	if err := m.apply(c); err != nil {
 		return nil, err
 	}
-	out := *st
-	return &out, nil
+	return st.clone(), nil
 }
 
 func (m *Manager) stage(name string) (*Stage, error) {
@@ -465,7 +474,7 @@ func (m *Manager) uses(st *Stage, plugin string) bool {
 
 // SetCanary sends c.Percent of a stage's requests to c.Deployment.
 func (m *Manager) SetCanary(ctx context.Context, stage string, c Canary, author string) (*Stage, error) {
-	if c.Percent <= 0 || c.Percent > 100 {
+	if !(c.Percent > 0 && c.Percent <= 100) { // also NaN
 		return nil, errorf(ErrInvalid, "canary percent %v: want more than 0 and at most 100", c.Percent)
 	}
 	if err := gateway.CheckSticky(c.Sticky); err != nil {

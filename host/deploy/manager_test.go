@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
@@ -232,8 +233,8 @@ func TestBadDeploysChangeNothing(t *testing.T) {
 		msg  string
 	}{
 		"broken document":  {[]byte("openapi: 3.0.3\npaths: [\n"), ErrInvalid, "api.yaml"},
-		"unknown plugin":   {e.doc("nope", "x"), ErrNotFound, "push it first"},
-		"unknown version":  {e.doc("template@9.9.9", "x"), ErrNotFound, "template@9.9.9"},
+		"unknown plugin":   {e.doc("nope", "x"), ErrInvalid, "push it first"},
+		"unknown version":  {e.doc("template@9.9.9", "x"), ErrInvalid, "template@9.9.9"},
 		"rejected config":  {[]byte(strings.Replace(string(e.doc("template", "x")), "header: x-demo", "header: 'bad header'", 1)), ErrInvalid, "not a valid header name"},
 		"file ref refused": {e.doc("file:plugin.wasm", "x"), ErrInvalid, "file-driven mode"},
 	}
@@ -444,4 +445,40 @@ func TestStartupSkipsBrokenStage(t *testing.T) {
 	}
 	e.expect("/dev/hello", 200, "", "d-1")
 	_ = time.Second
+}
+
+// A stage named twice and a host listed twice are one of each; returned
+// values are copies.
+func TestDuplicatesAndCopies(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	e.push("template", "1.0.0", templateWasm(t))
+	pools := e.gw.LivePools()
+	d, err := e.m.Deploy(ctx, e.doc("template", "x"), DeployOptions{Stages: []string{"prod", "prod"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if h, _ := e.m.History("prod", 0); len(h) != 1 {
+		t.Fatalf("%d events for one deploy", len(h))
+	}
+	if n := e.gw.LivePools(); n != pools+1 {
+		t.Fatalf("%d pools after deploying one plugin (was %d)", n, pools)
+	}
+	st, err := e.m.PutStage(ctx, "prod", StageSpec{Hosts: []string{"a.example.com", "A.example.com"}}, "test")
+	if err != nil || len(st.Hosts) != 1 {
+		t.Fatalf("repeated host: %v %+v", err, st)
+	}
+	d.Plugins[0].Digest = "changed"
+	st.Variables["v"] = "changed"
+	s2, _ := e.m.Stage("prod")
+	s2.Served[0] = "changed"
+	if got, _ := e.m.Deployment(d.ID); got.Plugins[0].Digest == "changed" {
+		t.Fatal("Deploy returned the manager's own deployment")
+	}
+	if got, _ := e.m.Stage("prod"); got.Variables["v"] == "changed" || got.Served[0] == "changed" {
+		t.Fatal("stage values share maps or slices with the manager")
+	}
+	if _, err := e.m.SetCanary(ctx, "prod", Canary{Deployment: d.ID, Percent: math.NaN()}, "test"); !errors.Is(err, ErrInvalid) {
+		t.Fatalf("NaN percent: %v", err)
+	}
 }

@@ -39,13 +39,12 @@ func (s *StageSpec) validate() error {
 			return fmt.Errorf("stage variable %s: at most 2048 characters, no CR, LF or NUL", k)
 		}
 	}
-	for i, h := range s.Hosts {
-		h = strings.ToLower(h)
-		if !hostNameRE.MatchString(h) {
-			return fmt.Errorf("host %q is not a host name (no port, no scheme)", s.Hosts[i])
+	for _, h := range s.Hosts {
+		if !hostNameRE.MatchString(strings.ToLower(h)) {
+			return fmt.Errorf("host %q is not a host name (no port, no scheme)", h)
 		}
-		s.Hosts[i] = h
 	}
+	s.Hosts = uniqueHosts(s.Hosts)
 	if t := s.Throttle; t != nil && (t.RateLimit <= 0 || t.Burst < 0) {
 		return fmt.Errorf("throttle: rateLimit must be positive and burst at least 0 (e.g. AWS's account default: rateLimit 10000, burst 5000)")
 	}
@@ -135,8 +134,34 @@ func (m *Manager) Stage(name string) (StageStatus, error) {
 }
 
 func (m *Manager) status(n string) StageStatus {
-	s := StageStatus{Stage: *m.stages[n], Serving: m.live[n] != nil, Error: m.loadErr[n]}
-	return s
+	return StageStatus{Stage: *m.stages[n].clone(), Serving: m.live[n] != nil, Error: m.loadErr[n]}
+}
+
+// clone returns a deep copy: callers get values they may change.
+func (st *Stage) clone() *Stage {
+	c := *st
+	c.Hosts = slices.Clone(st.Hosts)
+	c.Variables = maps.Clone(st.Variables)
+	c.Pins = maps.Clone(st.Pins)
+	c.Served = slices.Clone(st.Served)
+	if st.Canary != nil {
+		cc := *st.Canary
+		cc.Variables = maps.Clone(st.Canary.Variables)
+		c.Canary = &cc
+	}
+	if st.Throttle != nil {
+		t := *st.Throttle
+		c.Throttle = &t
+	}
+	if st.Cache != nil {
+		t := *st.Cache
+		c.Cache = &t
+	}
+	if st.AccessLog != nil {
+		t := *st.AccessLog
+		c.AccessLog = &t
+	}
+	return &c
 }
 
 // Deployments returns every deployment, newest first.
@@ -145,7 +170,9 @@ func (m *Manager) Deployments() []Deployment {
 	defer m.mu.Unlock()
 	out := make([]Deployment, 0, len(m.deployments))
 	for _, d := range m.deployments {
-		out = append(out, *d)
+		c := *d
+		c.Plugins = slices.Clone(d.Plugins)
+		out = append(out, c)
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Seq > out[j].Seq })
 	return out

@@ -1,0 +1,42 @@
+// Package admin is wasmgate's admin HTTP API and its Go client: the
+// control plane over a deploy.Manager, which the wasmgate CLI (deploy,
+// stages, rollback, pin, canary, plugin push, history, export) speaks.
+//
+// Every endpoint lives under /v1 and answers JSON, apart from the exports,
+// which answer the API document as YAML. An error is
+//
+//	{"message": "..."}
+//
+// with status 400 (deploy.ErrInvalid, a bad JSON body or query), 401 (a
+// missing or wrong token), 404 (deploy.ErrNotFound, an unknown endpoint),
+// 405 (a method the endpoint does not take), 409 (deploy.ErrConflict), 413
+// (a body over its cap: 64 MiB for a plugin, 10 MiB otherwise) or 500.
+//
+// With Options.Token set, every request needs "Authorization: Bearer
+// TOKEN"; CheckListen refuses a non-loopback listen address without one.
+// The X-Wasmgate-Author header names the author recorded in the history
+// (default "admin").
+//
+// Endpoints:
+//
+//	GET    /v1/health                           {"status":"ok"}
+//	GET    /v1/plugins                          []deploy.PluginInfo
+//	GET    /v1/plugins/{digest}                 deploy.PluginInfo
+//	POST   /v1/plugins?name=N&version=V         body: the .wasm → 201 (200 when already stored) deploy.PluginInfo
+//	GET    /v1/deployments                      []deploy.Deployment, newest first
+//	GET    /v1/deployments/{id}                 deploy.Deployment
+//	POST   /v1/deployments?stage=S&description=D&source=F   body: the API document → 201 deploy.Deployment
+//	GET    /v1/deployments/{id}/export?format=oas3|swagger2 the document (application/yaml)
+//	GET    /v1/stages                           []deploy.StageStatus
+//	GET    /v1/stages/{name}                    deploy.StageStatus
+//	PUT    /v1/stages/{name}                    body: deploy.StageSpec → deploy.Stage
+//	DELETE /v1/stages/{name}                    204
+//	POST   /v1/stages/{name}/rollback           body (optional): {"to":"d-3"} → deploy.Stage
+//	PUT    /v1/stages/{name}/pins/{plugin}      body: {"ref":"1.0.0"} → deploy.Stage
+//	DELETE /v1/stages/{name}/pins/{plugin}      deploy.Stage
+//	PUT    /v1/stages/{name}/canary             body: deploy.Canary → deploy.Stage
+//	POST   /v1/stages/{name}/canary/promote     deploy.Stage
+//	DELETE /v1/stages/{name}/canary             deploy.Stage
+//	GET    /v1/stages/{name}/export?format=&deployment=   the stage's document (application/yaml)
+//	GET    /v1/history?stage=S&limit=N          []deploy.Event, newest first
+package admin
