@@ -134,4 +134,3 @@ func waitListening(t *testing.T, addr string, within time.Duration) {
 	}
 	t.Fatalf("nothing listens on %s after %v", addr, within)
 }
-
