@@ -62,7 +62,11 @@ const (
 	HookResponseHeaders  uint32 = 1 << 3
 	HookResponseBody     uint32 = 1 << 4
 	HookResponseTrailers uint32 = 1 << 5
-	HookAll              uint32 = 1<<6 - 1
+	// HookStreamDone is proxy_on_log for HTTP contexts (the SDKs'
+	// "stream done"): a plugin that declares hooks without it is not
+	// called at the end of each request (on_done and on_delete still are).
+	HookStreamDone uint32 = 1 << 6
+	HookAll        uint32 = 1<<7 - 1
 )
 
 // HookFor returns the hook bit of an HTTP stream callback export name, or 0
@@ -81,6 +85,8 @@ func HookFor(callback string) uint32 {
 		return HookResponseBody
 	case ExportOnResponseTrailers:
 		return HookResponseTrailers
+	case ExportOnLog:
+		return HookStreamDone
 	}
 	return 0
 }

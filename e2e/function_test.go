@@ -277,10 +277,12 @@ func TestFunctionIntegrationEvent(t *testing.T) {
 			  "requestContext":{"routeKey":"PATCH /v2/items/{id}","stage":"prod","deploymentId":"d-1","domainName":"fn.example.test","domainPrefix":"fn",
 			    "http":{"method":"PATCH","path":"/v2/items/7","protocol":"HTTP/1.1","sourceIp":"127.0.0.1","userAgent":"` + ua + `"}},
 			  "body":"{\"a\":","isBase64Encoded":false}`},
+		// Without a stage_variables allowlist, every stage variable (as in
+		// API Gateway).
 		{"2.0 behind a pipeline plugin", "GET", "/dev/piped/5", "", nil,
 			`{"version":"2.0","routeKey":"GET /piped/{id}","rawPath":"/dev/piped/5","rawQueryString":"",
 			  "headers":{"accept-encoding":"gzip","user-agent":"` + ua + `","x-template":"from-pipeline"},
-			  "pathParameters":{"id":"5"},
+			  "pathParameters":{"id":"5"},"stageVariables":{"secret":"not-in-the-event","tier":"dev-tier"},
 			  "requestContext":{"routeKey":"GET /piped/{id}","stage":"dev","deploymentId":"d-1","domainName":"127.0.0.1","domainPrefix":"127",
 			    "http":{"method":"GET","path":"/dev/piped/5","protocol":"HTTP/1.1","sourceIp":"127.0.0.1","userAgent":"` + ua + `"}},
 			  "isBase64Encoded":false}`},
@@ -289,7 +291,7 @@ func TestFunctionIntegrationEvent(t *testing.T) {
 			  "headers":{"accept-encoding":"gzip","content-length":"2","content-type":"text/plain","user-agent":"` + ua + `"},
 			  "multiValueHeaders":{"accept-encoding":["gzip"],"content-length":["2"],"content-type":["text/plain"],"user-agent":["` + ua + `"]},
 			  "queryStringParameters":{"q":"1"},"multiValueQueryStringParameters":{"q":["1"]},
-			  "pathParameters":{"itemId":"42"},"stageVariables":null,
+			  "pathParameters":{"itemId":"42"},"stageVariables":{"secret":"not-in-the-event","tier":"dev-tier"},
 			  "requestContext":{"resourcePath":"/aws/items/{itemId}","httpMethod":"POST","path":"/dev/aws/items/42","protocol":"HTTP/1.1",
 			    "stage":"dev","deploymentId":"d-1","domainName":"127.0.0.1","domainPrefix":"127",
 			    "identity":{"sourceIp":"127.0.0.1","userAgent":"` + ua + `"}},

@@ -188,7 +188,10 @@ func (s *Stream) Close() error {
 // finishLocked delivers on_log and on_delete. in.mu is held.
 func (s *Stream) finishLocked() error {
 	in := s.in
-	for _, cb := range []int{cbLog, cbDelete} {
+	for _, cb := range [...]int{cbLog, cbDelete} {
+		if cb == cbLog && s.p.hooks.Load()&abi.HookStreamDone == 0 {
+			continue // the plugin declared it has nothing to do then
+		}
 		if fn := in.fns[cb]; fn != nil {
 			s.stack[0] = uint64(s.id)
 			if err := in.callTop(fn, callbackNames[cb], s.stack[:1], s.p.cfg.CallTimeout); err != nil {

@@ -129,7 +129,9 @@ const (
 	HookResponseHeaders  = Hooks(abi.HookResponseHeaders)
 	HookResponseBody     = Hooks(abi.HookResponseBody)
 	HookResponseTrailers = Hooks(abi.HookResponseTrailers)
-	HookAll              = Hooks(abi.HookAll)
+	// HookStreamDone is OnHTTPStreamDone, called once a request is over.
+	HookStreamDone = Hooks(abi.HookStreamDone)
+	HookAll        = Hooks(abi.HookAll)
 )
 
 var declaredHooks = HookAll

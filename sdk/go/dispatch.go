@@ -200,28 +200,27 @@ func (d *dispatcher) onDelete(id uint32) {
 
 // httpCall runs an HTTP callback of context id.
 func (d *dispatcher) httpCall(id uint32, where string, fn func(HTTPContext) Action) (a Action) {
-	defer d.exit()
 	e := d.https.get(id)
-	if e == nil {
+	if e != nil && e.state == httpPanicPending {
+		d.current = id
+		d.failHTTP(id)
+		d.exit()
+		return ActionPause
+	}
+	if e == nil || e.ctx == nil || e.state == httpFailed {
+		d.exit()
 		return ActionContinue
 	}
 	d.current = id
-	switch e.state {
-	case httpPanicPending:
-		d.failHTTP(id)
-		return ActionPause
-	case httpFailed:
-		return ActionContinue
-	}
-	if e.ctx == nil {
-		return ActionContinue
-	}
+	// One deferred call, not two: defers are costly in a Wasm guest, and
+	// this is every HTTP callback.
 	defer func() {
 		if p := recover(); p != nil {
 			logPanic(where, p)
 			d.failHTTP(id)
 			a = ActionPause
 		}
+		d.exit()
 	}()
 	return fn(e.ctx)
 }

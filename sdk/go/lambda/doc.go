@@ -34,9 +34,10 @@
 //   - binary_media_types: media types ("type/subtype", "type/*" or "*/*")
 //     whose request bodies are passed base64-encoded (isBase64Encoded
 //     true). Bodies that are not valid UTF-8 are always base64-encoded.
-//   - stage_variables: names of the stage variables to put in the event,
-//     for hosts that cannot list them (wasmgate lists them through the
-//     wasmgate.stage_variables map property when it offers it).
+//   - stage_variables: names of the stage variables to put in the event
+//     (an allowlist, to keep secrets out of it); without it the event has
+//     every stage variable, as in API Gateway (read from the
+//     wasmgate.stage_variables map property).
 //
 // For example:
 //

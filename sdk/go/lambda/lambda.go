@@ -333,15 +333,16 @@ func (c *httpContext) pathParams() map[string]string {
 	return m
 }
 
-// stageVars reads the stage variables: the map property
-// wasmgate.stage_variables when the host offers it, else those named in
-// the configuration.
+// stageVars reads the stage variables: those named in the configuration
+// when it names some (an allowlist: keep secrets out of the event), else
+// all of them, from the wasmgate.stage_variables map property (as API
+// Gateway puts every stage variable in the event).
 func (c *httpContext) stageVars() map[string]string {
-	if pairs, err := sdk.GetPropertyMap("wasmgate", "stage_variables"); err == nil && len(pairs) > 0 {
-		return pairsToMap(pairs)
-	}
 	names := c.root.cfg.stageVars
 	if len(names) == 0 {
+		if pairs, err := sdk.GetPropertyMap("wasmgate", "stage_variables"); err == nil && len(pairs) > 0 {
+			return pairsToMap(pairs)
+		}
 		return nil
 	}
 	m := make(map[string]string, len(names))
