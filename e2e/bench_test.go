@@ -51,7 +51,9 @@ paths:
 	}
 	defer engine.Close(context.Background())
 	var once sync.Once
-	g := gateway.New(gateway.Options{Engine: engine, Plugins: sourcePlugins{}, Transport: stubUpstream{}, ErrorLog: func(id, msg string) { once.Do(func() { b.Log(msg) }) }})
+	// BENCH_POOLMAX sizes the plugin pools (default: host/wasm's).
+	poolMax, _ := strconv.Atoi(os.Getenv("BENCH_POOLMAX"))
+	g := gateway.New(gateway.Options{Engine: engine, Plugins: sourcePlugins{}, Transport: stubUpstream{}, PoolMax: poolMax, ErrorLog: func(id, msg string) { once.Do(func() { b.Log(msg) }) }})
 	snap, err := g.Build(context.Background(), api, "d-1")
 	if err != nil {
 		b.Fatal(err)

@@ -46,7 +46,7 @@ func TestWatchDir(t *testing.T) {
 	go e.m.WatchDir(ctx, dir, 20*time.Millisecond)
 	waitFor := func(what string, ok func() bool) {
 		t.Helper()
-		for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+		for deadline := time.Now().Add(60 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
 			if ok() {
 				return
 			}

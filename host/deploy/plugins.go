@@ -37,12 +37,22 @@ func (m *Manager) pushLocked(ctx context.Context, name, version string, bin []by
 	if !versionRE.MatchString(version) {
 		return info, false, errorf(ErrInvalid, "plugin version %q: use letters, digits, '.', '_', '+' and '-' (e.g. 1.2.0)", version)
 	}
+	tag := name + "@" + version
+	digest := digestOf(bin)
+	// A moved tag is refused before compiling (which takes seconds for a
+	// large module the first time).
+	if err := m.db.View(func(tx *bolt.Tx) error {
+		if old := tx.Bucket(bTags).Get([]byte(tag)); old != nil && string(old) != digest {
+			return errorf(ErrConflict, "%s is already %s; versions never change: push it as a new version", tag, old)
+		}
+		return nil
+	}); err != nil {
+		return info, false, err
+	}
 	mod, err := m.engine.Compile(ctx, bin)
 	if err != nil {
 		return info, false, errorf(ErrInvalid, "%s@%s: %v", name, version, err)
 	}
-	tag := name + "@" + version
-	digest := mod.Digest()
 	err = m.db.Update(func(tx *bolt.Tx) error {
 		tags, plugins := tx.Bucket(bTags), tx.Bucket(bPlugins)
 		if old := tags.Get([]byte(tag)); old != nil {

@@ -132,7 +132,9 @@ type PluginConfig struct {
 
 	// PoolMin instances are created and configured before NewPlugin
 	// returns (default: GOMAXPROCS, at least 1). PoolMax caps the pool
-	// (default: 4 × GOMAXPROCS, at least PoolMin).
+	// (default: 4 × GOMAXPROCS, at least PoolMin); it grows, in the
+	// background, when a call waits more than a millisecond for its
+	// instance.
 	PoolMin, PoolMax int
 	// CallTimeout bounds each guest call (default 100ms). StartTimeout
 	// bounds _initialize, proxy_on_vm_start and proxy_on_configure

@@ -344,3 +344,52 @@ func rssBytes(t testing.TB) uint64 {
 	}
 	return rss * uint64(os.Getpagesize())
 }
+
+// The pool grows when a call waits long for its instance (a slow call
+// holds it), not merely because every instance is mid-call.
+func TestPoolGrowsWhenCallsWait(t *testing.T) {
+	e := newEngine(t, EngineConfig{})
+	p := newPlugin(t, e, guest(t, "rawguest"), PluginConfig{PoolMin: 1, PoolMax: 3, CallTimeout: 5 * time.Second})
+	ctx := context.Background()
+	slow, err := p.NewStream(ctx, newFakeStream([2]string{"x-spin-ms", "200"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	fast, err := p.NewStream(ctx, newFakeStream()) // the only instance: the same one
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() {
+		_, err := slow.OnRequestHeaders(4, true)
+		done <- err
+	}()
+	time.Sleep(20 * time.Millisecond) // the slow call holds the instance
+	if _, err := fast.OnRequestHeaders(3, true); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	slow.Close()
+	fast.Close()
+	for deadline := time.Now().Add(10 * time.Second); p.Stats().Live < 2; time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("the pool did not grow after a call waited for its instance: %+v", p.Stats())
+		}
+	}
+	// Fast calls from one goroutine never wait: no further growth.
+	for i := 0; i < 200; i++ {
+		s, err := p.NewStream(ctx, newFakeStream())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s.OnRequestHeaders(3, true); err != nil {
+			t.Fatal(err)
+		}
+		s.Close()
+	}
+	if st := p.Stats(); st.Live != 2 || st.Pending != 0 {
+		t.Fatalf("sequential fast calls grew the pool: %+v", st)
+	}
+}

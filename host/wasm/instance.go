@@ -270,6 +270,26 @@ func (p *Plugin) newInstance() (_ *instance, err error) {
 	return in, nil
 }
 
+// growAfterWait is how long a call may wait for its instance before the
+// pool grows. Calls into one instance are serialized, so short waits are
+// normal under load and cost less than another instance (whose Go heap
+// competes for the CPU caches); a wait this long means a slow call or a
+// holder that lost its CPU, and another instance helps then.
+const growAfterWait = time.Millisecond
+
+// lock takes in.mu for a stream call, growing the pool when the wait was
+// long.
+func (in *instance) lock() {
+	if in.mu.TryLock() {
+		return
+	}
+	t0 := time.Now()
+	in.mu.Lock()
+	if time.Since(t0) > growAfterWait {
+		go in.p.grow() // not under in.mu: Plugin.Close takes p.mu, then instances' locks
+	}
+}
+
 // logHint returns the plugin's last log lines for an error message.
 func (in *instance) logHint() string {
 	if len(in.logTail) == 0 {

@@ -197,14 +197,7 @@ func (p *Plugin) acquire(ctx context.Context) (*instance, error) {
 			}
 		}
 		if best != nil {
-			// Every instance is running a guest call right now: there is
-			// contention, so grow, off the request path, up to PoolMax.
-			// Streams merely bound to an instance cost nothing while they
-			// wait on the upstream, and fewer instances keep the guests'
-			// memory warm in the CPU caches.
-			if bestScore%2 == 1 && len(p.live)+p.pending < p.cfg.PoolMax {
-				p.spawnLocked()
-			}
+			// The pool does not grow here: see instance.lock.
 			best.bound.Add(1)
 			p.mu.Unlock()
 			return best, nil
@@ -225,6 +218,16 @@ func (p *Plugin) acquire(ctx context.Context) (*instance, error) {
 			return nil, ctx.Err()
 		}
 	}
+}
+
+// grow adds an instance in the background, up to PoolMax, after a call
+// waited too long for its instance (see instance.lock).
+func (p *Plugin) grow() {
+	p.mu.Lock()
+	if !p.closed && p.pending == 0 && len(p.live) < p.cfg.PoolMax {
+		p.spawnLocked()
+	}
+	p.mu.Unlock()
 }
 
 // spawnLocked creates one instance in the background. p.mu is held.

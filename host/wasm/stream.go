@@ -31,7 +31,7 @@ func (p *Plugin) NewStream(ctx context.Context, host StreamHost) (*Stream, error
 		if err != nil {
 			return nil, err
 		}
-		in.mu.Lock()
+		in.lock()
 		if in.dead {
 			// Lost a race with a failure on that instance: pick another.
 			in.bound.Add(-1)
@@ -122,7 +122,7 @@ func (s *Stream) call(cb int, ph phase, nargs int, a, b uint64) (abi.Action, err
 	if fn == nil || s.closed || (cbHooks[cb] != 0 && s.p.hooks.Load()&cbHooks[cb] == 0) {
 		return abi.ActionContinue, nil
 	}
-	in.mu.Lock()
+	in.lock()
 	if in.dead {
 		in.mu.Unlock()
 		return abi.ActionContinue, s.p.callError(callbackNames[cb], ErrInstanceLost, "")

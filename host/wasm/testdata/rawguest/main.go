@@ -4,6 +4,7 @@
 //
 //	x-deny: 1   → 403 local response
 //	x-loop: 1   → loops forever in on_request_headers
+//	x-spin-ms: N → busy for N milliseconds in on_request_headers
 //	x-panic: 1  → Go panic (the runtime aborts: a trap)
 //	x-bomb: 1   → allocates until the memory limit
 //	otherwise   → adds "x-added: <config>" to the request and
@@ -18,7 +19,11 @@
 //	GOOS=wasip1 GOARCH=wasm go build -buildmode=c-shared -o rawguest.wasm .
 package main
 
-import "unsafe"
+import (
+	"strconv"
+	"time"
+	"unsafe"
+)
 
 func main() {}
 
@@ -134,6 +139,11 @@ func onRequestHeaders(id, n, eos uint32) uint32 {
 		d, dl := str("rawguest_deny")
 		proxySendLocalResponse(403, d, dl, b, bl, nil, 0, -1)
 		return 1
+	}
+	if v, ok := header(0, "x-spin-ms"); ok {
+		n, _ := strconv.Atoi(v)
+		for t0 := time.Now(); time.Since(t0) < time.Duration(n)*time.Millisecond; {
+		}
 	}
 	if _, ok := header(0, "x-loop"); ok {
 		for i := 0; ; i++ {
