@@ -16,9 +16,25 @@ const (
 	// reads a path parameter of the matched route ({id}, {proxy+}).
 	ExtGetRouteParam = "get_route_param"
 	// ExtTokenBucketTake(key_ptr, key_size, rate_milli_per_sec i64, burst,
-	// cost, return_remaining_ptr, return_retry_after_ms_ptr) takes cost tokens
-	// from the bucket named key. Returns OK when granted, EMPTY when throttled.
+	// cost, return_remaining_ptr, return_retry_after_ms_ptr,
+	// return_reset_ms_ptr) takes cost tokens from the bucket named key,
+	// which refills at rate_milli_per_sec/1000 tokens per second up to
+	// burst. The bucket is shared by every plugin and instance (and every
+	// gateway of a cluster). Returns OK when granted, EMPTY when throttled
+	// (the u32 return slots then hold the tokens left, the milliseconds
+	// until the take would succeed, and until the bucket is full),
+	// BAD_ARGUMENT for a rate, burst or cost out of range, INTERNAL_FAILURE
+	// when the store (Redis) failed: apply your on_error policy. Only in an
+	// HTTP context.
 	ExtTokenBucketTake = "token_bucket_take"
+	// ExtQuotaUse(key_ptr, key_size, period, limit i64, n i64,
+	// return_remaining_ptr, return_reset_unix_ms_ptr) adds n to key's
+	// counter for the current period (QuotaDay, QuotaWeek, QuotaMonth: UTC
+	// calendar periods, weeks from Monday). Returns OK within the limit,
+	// EMPTY over it (nothing counted), BAD_ARGUMENT, or INTERNAL_FAILURE as
+	// above. The i64 return slots hold what is left and when the period
+	// ends (Unix milliseconds).
+	ExtQuotaUse = "quota_use"
 	// ExtCacheGet(key_ptr, key_size, return_value_ptr, return_value_size)
 	// reads the stage's response cache; NOT_FOUND on a miss.
 	ExtCacheGet = "cache_get"
@@ -30,11 +46,19 @@ const (
 	ExtUsagePlan = "usage_plan"
 )
 
+// Quota periods of ExtQuotaUse.
+const (
+	QuotaDay   uint32 = 0
+	QuotaWeek  uint32 = 1
+	QuotaMonth uint32 = 2
+)
+
 // ExtFunctions lists the wasmgate extension functions and signatures.
 var ExtFunctions = map[string]Signature{
 	ExtGetStageVariable: {i32s(4), i32s(1)},
 	ExtGetRouteParam:    {i32s(4), i32s(1)},
-	ExtTokenBucketTake:  {[]ValType{I32, I32, I64, I32, I32, I32, I32}, i32s(1)},
+	ExtTokenBucketTake:  {[]ValType{I32, I32, I64, I32, I32, I32, I32, I32}, i32s(1)},
+	ExtQuotaUse:         {[]ValType{I32, I32, I32, I64, I64, I32, I32}, i32s(1)},
 	ExtCacheGet:         {i32s(4), i32s(1)},
 	ExtCachePut:         {i32s(5), i32s(1)},
 	ExtUsagePlan:        {i32s(4), i32s(1)},

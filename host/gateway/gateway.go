@@ -42,6 +42,10 @@ type Options struct {
 	// Transport sends upstream requests; nil uses a tuned keep-alive
 	// transport.
 	Transport http.RoundTripper
+	// Policies backs the plugins' token buckets and quotas (host/policy:
+	// in memory, or Redis for a cluster); nil answers those calls
+	// UNIMPLEMENTED.
+	Policies *Policies
 	// DeploymentHeader adds X-Wasmgate-Deployment (the id of the
 	// deployment that served the request) to every response: for canary
 	// checks and debugging; it tells clients which version they hit.

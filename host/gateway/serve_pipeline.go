@@ -23,6 +23,9 @@ func (g *Gateway) servePipeline(ctx context.Context, w http.ResponseWriter, rc *
 		return
 	}
 	defer x.Close()
+	if g.opts.Policies != nil {
+		x.Policies = g.opts.Policies
+	}
 	for _, e := range x.Skipped {
 		g.logError(rc.id, "fail_open: "+e.Error())
 	}

@@ -102,6 +102,10 @@ type Exchange struct {
 	// error, for logs.
 	Skipped []error
 
+	// Policies backs the plugins' token bucket and quota calls; nil
+	// answers them UNIMPLEMENTED.
+	Policies wasm.PolicyHost
+
 	// LoadBody reads the whole request body into ReqBody; RequestHeaders
 	// calls it when a plugin that handles the body pauses its headers.
 	// Nil: the body is only delivered by RequestBody.
@@ -373,6 +377,22 @@ type stepHost struct {
 	mu        sync.Mutex
 	continued bool
 	failErr   error
+}
+
+// TakeTokens implements wasm.PolicyHost through the exchange's Policies.
+func (h *stepHost) TakeTokens(ctx context.Context, key string, rate float64, burst, cost int) (wasm.TokenResult, error) {
+	if h.x.Policies == nil {
+		return wasm.TokenResult{}, wasm.ErrNoPolicy
+	}
+	return h.x.Policies.TakeTokens(ctx, key, rate, burst, cost)
+}
+
+// UseQuota implements wasm.PolicyHost through the exchange's Policies.
+func (h *stepHost) UseQuota(ctx context.Context, key string, period wasm.QuotaPeriod, limit, n int64) (wasm.QuotaResult, error) {
+	if h.x.Policies == nil {
+		return wasm.QuotaResult{}, wasm.ErrNoPolicy
+	}
+	return h.x.Policies.UseQuota(ctx, key, period, limit, n)
 }
 
 func (h *stepHost) signal() {

@@ -327,3 +327,46 @@ func (f *Fields) Reset(pairs [][2]string) {
 		f.Add(p[0], p[1])
 	}
 }
+
+// PolicyHost may be implemented by a StreamHost to back the wasmgate
+// policy calls (token_bucket_take, quota_use) of its stream; without it
+// they answer UNIMPLEMENTED. Calls block the guest while they run, so an
+// implementation keeps them short (in memory, or one Redis round trip).
+type PolicyHost interface {
+	TakeTokens(ctx context.Context, key string, ratePerSec float64, burst, cost int) (TokenResult, error)
+	UseQuota(ctx context.Context, key string, period QuotaPeriod, limit, n int64) (QuotaResult, error)
+}
+
+// TokenResult is the outcome of a token bucket take.
+type TokenResult struct {
+	Allowed    bool
+	Remaining  int
+	RetryAfter time.Duration // when denied
+	ResetAfter time.Duration // until the bucket is full
+}
+
+// QuotaPeriod is the period of a quota counter.
+type QuotaPeriod string
+
+// Quota periods (UTC calendar periods; weeks start on Monday).
+const (
+	QuotaDay   QuotaPeriod = "day"
+	QuotaWeek  QuotaPeriod = "week"
+	QuotaMonth QuotaPeriod = "month"
+)
+
+// QuotaResult is the outcome of a quota use.
+type QuotaResult struct {
+	Allowed   bool
+	Remaining int64
+	ResetAt   time.Time
+}
+
+// Errors a PolicyHost returns besides store failures (INTERNAL_FAILURE for
+// the guest): ErrPolicyArgument for arguments out of range
+// (BAD_ARGUMENT), ErrNoPolicy when the gateway has none configured
+// (UNIMPLEMENTED).
+var (
+	ErrPolicyArgument = errors.New("policy argument out of range")
+	ErrNoPolicy       = errors.New("no policy store configured")
+)

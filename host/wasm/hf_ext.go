@@ -10,9 +10,9 @@ import (
 
 // The "wasmgate" extension module. Stage variables and route parameters
 // read the same data as the wasmgate.stage_variables.* and
-// wasmgate.route.params.* properties. The policy primitives (token
-// buckets, cache, usage plans) are exported but answer UNIMPLEMENTED until
-// the policy host provides them.
+// wasmgate.route.params.* properties. The policy primitives are in
+// hf_policy.go; the cache and usage-plan calls are exported but answer
+// UNIMPLEMENTED until the policy host provides them.
 
 func init() {
 	register(extFuncs, abi.ExtGetStageVariable, extPropertyGetter(abi.PropStageVariables+"."))

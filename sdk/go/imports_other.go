@@ -48,3 +48,7 @@ func proxyIncrementMetric(uint32, int64) uint32                        { return 
 func proxyGetMetric(uint32, *uint64) uint32                            { return unimplemented }
 func wasmgateGetStageVariable(string, *uint32, *uint32) uint32         { return unimplemented }
 func wasmgateGetRouteParam(string, *uint32, *uint32) uint32            { return unimplemented }
+func wasmgateTokenBucketTake(string, int64, uint32, uint32, *uint32, *uint32, *uint32) uint32 {
+	return unimplemented
+}
+func wasmgateQuotaUse(string, uint32, int64, int64, *uint64, *uint64) uint32 { return unimplemented }

@@ -100,3 +100,9 @@ func wasmgateGetStageVariable(name string, retData, retSize *uint32) uint32
 
 //go:wasmimport wasmgate get_route_param
 func wasmgateGetRouteParam(name string, retData, retSize *uint32) uint32
+
+//go:wasmimport wasmgate token_bucket_take
+func wasmgateTokenBucketTake(key string, rateMilli int64, burst, cost uint32, remaining, retryAfterMs, resetMs *uint32) uint32
+
+//go:wasmimport wasmgate quota_use
+func wasmgateQuotaUse(key string, period uint32, limit, n int64, remaining, resetUnixMs *uint64) uint32

@@ -44,6 +44,8 @@ import (
 	"time"
 
 	"github.com/wasmgate/wasmgate/abi"
+	"github.com/wasmgate/wasmgate/host/gateway"
+	"github.com/wasmgate/wasmgate/host/policy"
 	"github.com/wasmgate/wasmgate/host/wasm"
 )
 
@@ -75,6 +77,11 @@ type Options struct {
 	Timeout time.Duration
 	// LogLevel is the host's log level (default trace: everything).
 	LogLevel abi.LogLevel
+	// Policies backs the plugin's token buckets and quotas
+	// (sdk.TakeTokens, sdk.UseQuota). The default is the gateway's own
+	// in-memory store on the real clock, one per Harness; pass
+	// &gateway.Policies{...} over policy.NewLocal(clock) to control time.
+	Policies wasm.PolicyHost
 }
 
 // Request is a request sent to the plugin. Empty Method, Path and
@@ -157,6 +164,10 @@ func NewE(t testing.TB, wasmBytes []byte, opts Options) (*Harness, error) {
 	t.Helper()
 	if opts.Timeout <= 0 {
 		opts.Timeout = 5 * time.Second
+	}
+	if opts.Policies == nil {
+		l := policy.NewLocal(policy.SystemClock{})
+		opts.Policies = &gateway.Policies{Limiter: l, Quotas: l}
 	}
 	h := &Harness{t: t, opts: opts}
 	ctx := context.Background()

@@ -153,6 +153,16 @@ func (s *stream) Property(path string) ([]byte, bool) {
 	return nil, false
 }
 
+// TakeTokens implements wasm.PolicyHost with Options.Policies.
+func (s *stream) TakeTokens(ctx context.Context, key string, rate float64, burst, cost int) (wasm.TokenResult, error) {
+	return s.h.opts.Policies.TakeTokens(ctx, key, rate, burst, cost)
+}
+
+// UseQuota implements wasm.PolicyHost with Options.Policies.
+func (s *stream) UseQuota(ctx context.Context, key string, period wasm.QuotaPeriod, limit, n int64) (wasm.QuotaResult, error) {
+	return s.h.opts.Policies.UseQuota(ctx, key, period, limit, n)
+}
+
 // SetProperty implements wasm.StreamHost: every path is writable and
 // readable back within the request.
 func (s *stream) SetProperty(path string, value []byte) abi.Status {

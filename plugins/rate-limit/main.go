@@ -1,0 +1,158 @@
+// Command rate-limit is wasmgate's throttling policy: token buckets (rate
+// per second, burst) kept by the host, keyed per stage, route, method,
+// client IP, API key or header as configured, shared by every instance and
+// (with --redis) every gateway. A throttled request gets 429 with
+// Retry-After and X-RateLimit-Limit/Remaining/Reset; allowed responses
+// carry the X-RateLimit-* headers too. See README.md.
+package main
+
+import (
+	"strconv"
+	"strings"
+
+	sdk "github.com/wasmgate/wasmgate/sdk/go"
+)
+
+func main() {}
+
+func init() {
+	sdk.SetNewRootContext(func(uint32) sdk.RootContext { return &root{} })
+}
+
+type root struct {
+	sdk.DefaultRootContext
+	cfg       *config
+	throttled sdk.Counter
+	errors    sdk.Counter
+	metrics   bool
+}
+
+func (r *root) OnPluginStart(int) bool {
+	data, err := sdk.GetPluginConfiguration()
+	if err != nil && err != sdk.ErrNotFound {
+		sdk.LogErrorf("rate-limit: cannot read the configuration: %v", err)
+		return false
+	}
+	if r.cfg, err = parseConfig(data); err != nil {
+		sdk.LogErrorf("rate-limit: %v", err)
+		return false
+	}
+	hooks := sdk.HookRequestHeaders
+	if r.cfg.headers {
+		hooks |= sdk.HookResponseHeaders
+	}
+	sdk.SetHooks(hooks)
+	t, err1 := sdk.DefineCounterMetric("rate_limit_throttled_total")
+	e, err2 := sdk.DefineCounterMetric("rate_limit_store_errors_total")
+	r.throttled, r.errors, r.metrics = t, e, err1 == nil && err2 == nil
+	return true
+}
+
+func (r *root) NewHTTPContext(uint32) sdk.HTTPContext { return &ctx{root: r} }
+
+type ctx struct {
+	sdk.DefaultHTTPContext
+	root    *root
+	limited bool // a decision was made: add headers to the response
+	burst   int
+	tokens  sdk.Tokens
+}
+
+func prop(path ...string) string {
+	v, _ := sdk.GetPropertyString(path...)
+	return v
+}
+
+// bucketKey builds the bucket name from the configured key parts.
+func (c *ctx) bucketKey(method, route, override string) string {
+	var b strings.Builder
+	b.WriteString(c.root.cfg.keyPrefix)
+	b.WriteString(override)
+	for _, p := range c.root.cfg.key {
+		b.WriteByte('|')
+		b.WriteString(p.kind)
+		b.WriteByte('=')
+		switch p.kind {
+		case "stage":
+			b.WriteString(prop("wasmgate", "stage"))
+		case "route":
+			b.WriteString(method + " " + route)
+		case "method":
+			b.WriteString(method)
+		case "ip":
+			addr := prop("source", "address")
+			if i := strings.LastIndexByte(addr, ':'); i > 0 {
+				addr = addr[:i]
+			}
+			b.WriteString(addr)
+		case "api_key":
+			b.WriteString(prop("wasmgate", "api_key", "id"))
+		case "header":
+			v, _ := sdk.GetHTTPRequestHeader(p.name)
+			b.WriteString(v)
+		}
+	}
+	return b.String()
+}
+
+func (c *ctx) OnHTTPRequestHeaders(int, bool) sdk.Action {
+	cfg := c.root.cfg
+	method, _ := sdk.GetHTTPRequestHeader(":method")
+	route := prop("wasmgate", "route", "template")
+	rate, burst, override := cfg.limitsFor(method, route)
+	key := c.bucketKey(method, route, override)
+	t, err := sdk.TakeTokens(key, rate, burst, cfg.cost)
+	if err != nil {
+		if c.root.metrics {
+			_ = c.root.errors.Increment(1)
+		}
+		if cfg.failOpen {
+			sdk.LogWarnf("rate-limit: the token store failed, letting the request through (on_error fail_open): %v", err)
+			return sdk.ActionContinue
+		}
+		sdk.LogErrorf("rate-limit: the token store failed, refusing the request (on_error fail_closed): %v", err)
+		_ = sdk.SendHTTPResponse(503, [][2]string{{"content-type", "application/json"}, {"retry-after", "1"}},
+			[]byte(`{"message":"Service Unavailable: the rate limiter is unavailable"}`+"\n"), -1)
+		return sdk.ActionPause
+	}
+	c.limited, c.burst, c.tokens = true, burst, t
+	if t.Allowed {
+		return sdk.ActionContinue
+	}
+	if c.root.metrics {
+		_ = c.root.throttled.Increment(1)
+	}
+	headers := [][2]string{{"content-type", "application/json"}, {"retry-after", seconds(t.RetryAfter.Seconds())}}
+	if cfg.headers {
+		headers = append(headers, c.rateHeaders()...)
+	}
+	_ = sdk.SendHTTPResponse(429, headers, []byte(`{"message":"Too Many Requests"}`+"\n"), -1)
+	return sdk.ActionPause
+}
+
+func (c *ctx) OnHTTPResponseHeaders(int, bool) sdk.Action {
+	if c.limited && c.tokens.Allowed {
+		for _, h := range c.rateHeaders() {
+			_ = sdk.ReplaceHTTPResponseHeader(h[0], h[1])
+		}
+	}
+	return sdk.ActionContinue
+}
+
+func (c *ctx) rateHeaders() [][2]string {
+	return [][2]string{
+		{"x-ratelimit-limit", strconv.Itoa(c.burst)},
+		{"x-ratelimit-remaining", strconv.Itoa(c.tokens.Remaining)},
+		{"x-ratelimit-reset", seconds(c.tokens.ResetAfter.Seconds())},
+	}
+}
+
+// seconds renders a delay in whole seconds, rounded up (never "0" for a
+// positive delay: a client must not retry early).
+func seconds(s float64) string {
+	n := int64(s)
+	if float64(n) < s {
+		n++
+	}
+	return strconv.FormatInt(n, 10)
+}
