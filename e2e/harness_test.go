@@ -17,6 +17,7 @@ import (
 	"github.com/wasmgate/wasmgate/abi"
 	"github.com/wasmgate/wasmgate/host/config"
 	"github.com/wasmgate/wasmgate/host/gateway"
+	"github.com/wasmgate/wasmgate/host/policy"
 	"github.com/wasmgate/wasmgate/host/wasm"
 	"github.com/wasmgate/wasmgate/internal/wasmbuild"
 )
@@ -31,6 +32,7 @@ var pluginDirs = map[string]string{
 	"headers":        "../sdk/go/internal/testplugins/headers",
 	"deny":           "../sdk/go/internal/testplugins/deny",
 	"panics":         "../sdk/go/internal/testplugins/panics",
+	"rate-limit":     "../plugins/rate-limit",
 	"pausebody":      "../sdk/go/internal/testplugins/pausebody",
 	// testfn (sdk/go/lambda's test function, on StartJSON) echoes the
 	// proxy event it received, or answers with the proxy response in the
@@ -79,8 +81,9 @@ func (l *logs) String() string {
 	return strings.Join(l.lines, "\n")
 }
 
-// startGateway serves doc (an OpenAPI document) on loopback listeners.
-func startGateway(t testing.TB, doc string, tlsCfg *tls.Config) *env {
+// startGateway serves doc (an OpenAPI document) on loopback listeners,
+// with in-memory policies; edit, when given, adjusts the gateway options.
+func startGateway(t testing.TB, doc string, tlsCfg *tls.Config, edit ...func(*gateway.Options)) *env {
 	t.Helper()
 	api, err := config.Parse("test.yaml", []byte(doc))
 	if err != nil {
@@ -100,14 +103,20 @@ func startGateway(t testing.TB, doc string, tlsCfg *tls.Config) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	e.gw = gateway.New(gateway.Options{
+	opts := gateway.Options{
 		Engine:   e.engine,
 		Plugins:  sourcePlugins{},
 		Services: store,
 		PoolMin:  1,
 		PoolMax:  4,
 		ErrorLog: func(id, msg string) { e.errs.add(id + ": " + msg) },
-	})
+	}
+	local := policy.NewLocal(policy.SystemClock{})
+	opts.Policies = &gateway.Policies{Limiter: local, Quotas: local}
+	for _, f := range edit {
+		f(&opts)
+	}
+	e.gw = gateway.New(opts)
 	snap, err := e.gw.Build(context.Background(), api, "d-1")
 	if err != nil {
 		t.Fatalf("build: %v", err)

@@ -23,6 +23,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/redis/go-redis/v9"
 	"github.com/spf13/cobra"
 
 	"github.com/wasmgate/wasmgate/abi"
@@ -31,6 +32,7 @@ import (
 	"github.com/wasmgate/wasmgate/host/config"
 	"github.com/wasmgate/wasmgate/host/deploy"
 	"github.com/wasmgate/wasmgate/host/gateway"
+	"github.com/wasmgate/wasmgate/host/policy"
 	"github.com/wasmgate/wasmgate/host/wasm"
 )
 
@@ -122,6 +124,11 @@ func serve(ctx context.Context, s *config.Settings, configDir string, pluginDirs
 	defer engine.Close(context.Background())
 
 	demo := configDir == "" && s.API == ""
+	policies, closePolicies, err := openPolicies(ctx, s.Redis, logf)
+	if err != nil {
+		return err
+	}
+	defer closePolicies()
 	store, err := gateway.OpenBoltStore(filepath.Join(s.DataDir, "services.db"))
 	if err != nil {
 		return err
@@ -132,6 +139,7 @@ func serve(ctx context.Context, s *config.Settings, configDir string, pluginDirs
 		Services:         store,
 		MaxBodyBytes:     s.MaxBodyBytes,
 		DeploymentHeader: s.DeploymentHeader || demo, // the example shows which deployment answered
+		Policies:         policies,
 		ErrorLog:         func(id, msg string) { logf("request %s: %s", id, msg) },
 	})
 
@@ -245,6 +253,32 @@ func serve(ctx context.Context, s *config.Settings, configDir string, pluginDirs
 	}
 	logf("shutting down: draining in-flight requests (up to %v)", s.ShutdownTimeout)
 	return srv.Shutdown(context.Background())
+}
+
+// openPolicies returns the token buckets and quotas: in Redis when a URL
+// is set (cluster mode; checked with a PING at start-up), else in memory.
+func openPolicies(ctx context.Context, url string, logf func(string, ...any)) (*gateway.Policies, func(), error) {
+	if url == "" {
+		l := policy.NewLocal(policy.SystemClock{})
+		return &gateway.Policies{Limiter: l, Quotas: l}, func() {}, nil
+	}
+	opts, err := redis.ParseURL(url)
+	if err != nil {
+		return nil, nil, fmt.Errorf("redis: %w (want redis://[user:password@]host:port/db)", err)
+	}
+	// Short timeouts: a plugin waits on these calls, and its on_error
+	// policy decides what a failure means.
+	opts.DialTimeout, opts.ReadTimeout, opts.WriteTimeout = time.Second, 250*time.Millisecond, 250*time.Millisecond
+	client := redis.NewClient(opts)
+	r := policy.NewRedis(client, policy.SystemClock{}, "wasmgate:")
+	pctx, cancel := context.WithTimeout(ctx, 3*time.Second)
+	defer cancel()
+	if err := r.Healthy(pctx); err != nil {
+		logf("redis %s is not answering (%v): rate limits follow each plugin's on_error policy until it does", opts.Addr, err)
+	} else {
+		logf("cluster mode: rate limits and quotas in redis %s", opts.Addr)
+	}
+	return &gateway.Policies{Limiter: r, Quotas: r}, func() { _ = client.Close() }, nil
 }
 
 func serving(m *deploy.Manager) bool {

@@ -48,6 +48,10 @@ type Settings struct {
 	// DeploymentHeader adds X-Wasmgate-Deployment (the deployment that
 	// served it) to every response. Off by default.
 	DeploymentHeader bool
+	// Redis is a Redis URL (redis://[user:password@]host:port/db) for
+	// cluster mode: token buckets and quotas live there, so every gateway
+	// sharing it enforces one limit. "" keeps them in memory.
+	Redis string
 	// WatchInterval is how often file-driven mode (serve --config DIR)
 	// looks for changes. Default 2s.
 	WatchInterval time.Duration
@@ -104,6 +108,7 @@ var settings = []setting{
 	{"admin_listen", `admin API address; "" turns the admin API off`, func(s *Settings) any { return &s.AdminListen }},
 	{"admin_token", "bearer token of the admin API (required when admin_listen is not loopback)", func(s *Settings) any { return &s.AdminToken }},
 	{"deployment_header", "add X-Wasmgate-Deployment to responses", func(s *Settings) any { return &s.DeploymentHeader }},
+	{"redis", `Redis URL for cluster mode (shared rate limits and quotas); "" keeps them in memory`, func(s *Settings) any { return &s.Redis }},
 	{"watch_interval", "how often serve --config DIR looks for changes", func(s *Settings) any { return &s.WatchInterval }},
 	{"data_dir", "directory of the plugin store, deployments and data", func(s *Settings) any { return &s.DataDir }},
 	{"api", `API document to serve; "" serves the embedded example`, func(s *Settings) any { return &s.API }},
