@@ -1,190 +1,39 @@
 package policy
 
 import (
-	"bufio"
-	"bytes"
 	"context"
 	"errors"
-	"fmt"
-	"net"
-	"os/exec"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
-	"github.com/redis/go-redis/v9"
+	"github.com/wasmgate/wasmgate/internal/redistest"
 )
 
-// redisServer is a real redis-server on a loopback port, without persistence,
-// in a temporary directory. It is killed at cleanup.
-type redisServer struct {
-	tb   testing.TB
-	bin  string
-	dir  string
-	port int
-	addr string
-
-	mu     sync.Mutex
-	cmd    *exec.Cmd
-	exited chan error
-	out    *lockedBuffer
-}
-
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (b *lockedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.Write(p)
-}
-
-func (b *lockedBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.String()
-}
-
-func startRedis(tb testing.TB) *redisServer {
-	tb.Helper()
-	bin, err := exec.LookPath("redis-server")
-	if err != nil {
-		tb.Fatalf("redis-server is not on PATH (%v): install it with `apt-get install redis-server`; the Redis tests never skip", err)
-	}
-	s := &redisServer{tb: tb, bin: bin, dir: tb.TempDir()}
-	tb.Cleanup(s.stop)
-	for attempt := 1; ; attempt++ {
-		s.port = freePort(tb)
-		s.addr = net.JoinHostPort("127.0.0.1", strconv.Itoa(s.port))
-		err := s.start()
-		if err == nil {
-			return s
-		}
-		if attempt == 3 {
-			tb.Fatal(err)
-		}
-	}
-}
-
-func freePort(tb testing.TB) int {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		tb.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
-}
-
-// start runs redis-server on s.port and waits until it answers PING.
-func (s *redisServer) start() error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	out := &lockedBuffer{}
-	cmd := exec.Command(s.bin,
-		"--port", strconv.Itoa(s.port), "--bind", "127.0.0.1",
-		"--save", "", "--appendonly", "no", "--dir", s.dir,
-		"--daemonize", "no", "--logfile", "")
-	cmd.Stdout, cmd.Stderr = out, out
-	if err := cmd.Start(); err != nil {
-		return fmt.Errorf("start redis-server: %w", err)
-	}
-	exited := make(chan error, 1)
-	go func() { exited <- cmd.Wait() }()
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		if pingRaw(s.addr) == nil {
-			s.cmd, s.exited, s.out = cmd, exited, out
-			return nil
-		}
-		select {
-		case err := <-exited:
-			return fmt.Errorf("redis-server on port %d exited (%v):\n%s", s.port, err, out)
-		case <-time.After(10 * time.Millisecond):
-		}
-		if time.Now().After(deadline) {
-			cmd.Process.Kill()
-			<-exited
-			return fmt.Errorf("redis-server on port %d did not answer PING within 10 s:\n%s", s.port, out)
-		}
-	}
-}
-
-// stop kills the server and waits for it to exit.
-func (s *redisServer) stop() {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.cmd == nil {
-		return
-	}
-	s.cmd.Process.Kill()
-	<-s.exited
-	s.cmd = nil
-}
-
-// pingRaw speaks just enough RESP to check that a server is up.
-func pingRaw(addr string) error {
-	c, err := net.DialTimeout("tcp", addr, 200*time.Millisecond)
-	if err != nil {
-		return err
-	}
-	defer c.Close()
-	c.SetDeadline(time.Now().Add(time.Second))
-	if _, err := c.Write([]byte("PING\r\n")); err != nil {
-		return err
-	}
-	line, err := bufio.NewReader(c).ReadString('\n')
-	if err != nil {
-		return err
-	}
-	if line != "+PONG\r\n" {
-		return fmt.Errorf("PING answered %q", line)
-	}
-	return nil
-}
-
-// client returns a go-redis client with short timeouts and no retries, as a
-// gateway configured to fail fast would use.
-func (s *redisServer) client(tb testing.TB) *redis.Client {
-	c := redis.NewClient(&redis.Options{
-		Addr:          s.addr,
-		DialTimeout:   250 * time.Millisecond,
-		DialerRetries: 1,
-		ReadTimeout:   250 * time.Millisecond,
-		WriteTimeout:  250 * time.Millisecond,
-		MaxRetries:    -1,
-		PoolSize:      64,
-	})
-	tb.Cleanup(func() { c.Close() })
-	return c
-}
-
 func TestRedisConformance(t *testing.T) {
-	srv := startRedis(t)
-	client := srv.client(t)
+	srv := redistest.Start(t)
+	client := srv.Client(t)
 	testConformance(t, func(t *testing.T, clock Clock) backend {
 		return NewRedis(client, clock, t.Name()+":") // a fresh key space per subtest
 	})
 }
 
 func TestRedisConcurrentOneKey(t *testing.T) {
-	srv := startRedis(t)
+	srv := redistest.Start(t)
 	clock := newRecordingClock()
-	r := NewRedis(srv.client(t), clock, "gw:")
+	r := NewRedis(srv.Client(t), clock, "gw:")
 	hammer(t, clock, []Limiter{r}, "k", 10, 5, 1500*time.Millisecond)
 }
 
 func TestRedisTwoProcessesShareOneLimit(t *testing.T) {
-	srv := startRedis(t)
+	srv := redistest.Start(t)
 	ctx := context.Background()
 
 	t.Run("fake clock", func(t *testing.T) {
 		clock := newFakeClock(t0)
-		a := NewRedis(srv.client(t), clock, "gw:")
-		b := NewRedis(srv.client(t), clock, "gw:")
+		a := NewRedis(srv.Client(t), clock, "gw:")
+		b := NewRedis(srv.Client(t), clock, "gw:")
 		nodes := []*Redis{a, b}
 		allowed := 0
 		for i := range 20 {
@@ -225,16 +74,16 @@ func TestRedisTwoProcessesShareOneLimit(t *testing.T) {
 
 	t.Run("real clock, 50 goroutines", func(t *testing.T) {
 		clock := newRecordingClock()
-		a := NewRedis(srv.client(t), clock, "gw:")
-		b := NewRedis(srv.client(t), clock, "gw:")
+		a := NewRedis(srv.Client(t), clock, "gw:")
+		b := NewRedis(srv.Client(t), clock, "gw:")
 		hammer(t, clock, []Limiter{a, b}, "hammered", 10, 5, 1500*time.Millisecond)
 	})
 }
 
 func TestRedisKeyLayout(t *testing.T) {
-	srv := startRedis(t)
+	srv := redistest.Start(t)
 	ctx := context.Background()
-	client := srv.client(t)
+	client := srv.Client(t)
 	clock := newFakeClock(time.Date(2026, 3, 14, 15, 9, 26, 123456789, time.UTC))
 	r := NewRedis(client, clock, "gw:")
 
@@ -285,9 +134,9 @@ func TestRedisKeyLayout(t *testing.T) {
 }
 
 func TestRedisFullBucketsVanish(t *testing.T) {
-	srv := startRedis(t)
+	srv := redistest.Start(t)
 	ctx := context.Background()
-	client := srv.client(t)
+	client := srv.Client(t)
 	r := NewRedis(client, nil, "")
 	if d, err := r.Take(ctx, "k", 100, 2, 1); err != nil || !d.Allowed {
 		t.Fatalf("Take = %+v, %v", d, err)
@@ -310,9 +159,9 @@ func TestRedisFullBucketsVanish(t *testing.T) {
 func TestRedisScriptCacheFlushed(t *testing.T) {
 	// EVALSHA falls back to EVAL when Redis lost its script cache (a restart,
 	// SCRIPT FLUSH, a failover).
-	srv := startRedis(t)
+	srv := redistest.Start(t)
 	ctx := context.Background()
-	client := srv.client(t)
+	client := srv.Client(t)
 	r := NewRedis(client, newFakeClock(t0), "")
 	for i := range 3 {
 		if err := client.ScriptFlush(ctx).Err(); err != nil {
@@ -331,9 +180,9 @@ func TestRedisScriptCacheFlushed(t *testing.T) {
 }
 
 func TestRedisDownThenBack(t *testing.T) {
-	srv := startRedis(t)
+	srv := redistest.Start(t)
 	ctx := context.Background()
-	r := NewRedis(srv.client(t), nil, "gw:")
+	r := NewRedis(srv.Client(t), nil, "gw:")
 	if err := r.Healthy(ctx); err != nil {
 		t.Fatal(err)
 	}
@@ -341,7 +190,7 @@ func TestRedisDownThenBack(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	srv.stop()
+	srv.Stop()
 	for i := range 3 {
 		start := time.Now()
 		d, err := r.Take(ctx, "k", 10, 5, 1)
@@ -366,7 +215,7 @@ func TestRedisDownThenBack(t *testing.T) {
 		t.Fatal("Healthy with Redis down: no error")
 	}
 
-	if err := srv.start(); err != nil {
+	if err := srv.Start(); err != nil {
 		t.Fatal(err)
 	}
 	deadline := time.Now().Add(10 * time.Second)
@@ -389,8 +238,8 @@ func TestRedisDownThenBack(t *testing.T) {
 }
 
 func TestRedisContextCanceled(t *testing.T) {
-	srv := startRedis(t)
-	r := NewRedis(srv.client(t), nil, "")
+	srv := redistest.Start(t)
+	r := NewRedis(srv.Client(t), nil, "")
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
 	if _, err := r.Take(ctx, "k", 10, 5, 1); !errors.Is(err, context.Canceled) {
@@ -400,9 +249,9 @@ func TestRedisContextCanceled(t *testing.T) {
 
 func TestRedisValidationDoesNotTouchRedis(t *testing.T) {
 	// Invalid arguments are rejected before any I/O, even with Redis down.
-	srv := startRedis(t)
-	r := NewRedis(srv.client(t), nil, "")
-	srv.stop()
+	srv := redistest.Start(t)
+	r := NewRedis(srv.Client(t), nil, "")
+	srv.Stop()
 	if _, err := r.Take(context.Background(), "k", 0, 5, 1); !errors.Is(err, ErrInvalidArgument) {
 		t.Fatalf("Take: %v, want ErrInvalidArgument", err)
 	}
@@ -412,8 +261,8 @@ func TestRedisValidationDoesNotTouchRedis(t *testing.T) {
 }
 
 func BenchmarkRedisTake(b *testing.B) {
-	srv := startRedis(b)
-	client := srv.client(b)
+	srv := redistest.Start(b)
+	client := srv.Client(b)
 	r := NewRedis(client, nil, "bench:")
 	ctx := context.Background()
 	b.Run("serial", func(b *testing.B) {
@@ -439,8 +288,8 @@ func BenchmarkRedisTake(b *testing.B) {
 }
 
 func BenchmarkRedisUse(b *testing.B) {
-	srv := startRedis(b)
-	r := NewRedis(srv.client(b), nil, "bench:")
+	srv := redistest.Start(b)
+	r := NewRedis(srv.Client(b), nil, "bench:")
 	ctx := context.Background()
 	for b.Loop() {
 		if _, err := r.Use(ctx, "plan", Month, MaxQuota, 1); err != nil {

@@ -7,21 +7,21 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/wasmgate/wasmgate/internal/redistest"
 )
 
 func TestRedisFrozenThenThawed(t *testing.T) {
 	// A server that stops answering (SIGSTOP: a hung host, a network
 	// partition) makes Take fail within the client's read timeout (250 ms
 	// here), not hang; it works again once the server answers.
-	srv := startRedis(t)
+	srv := redistest.Start(t)
 	ctx := context.Background()
-	r := NewRedis(srv.client(t), nil, "gw:")
+	r := NewRedis(srv.Client(t), nil, "gw:")
 	if _, err := r.Take(ctx, "k", 0.01, 5, 1); err != nil {
 		t.Fatal(err)
 	}
-	srv.mu.Lock()
-	proc := srv.cmd.Process
-	srv.mu.Unlock()
+	proc := srv.Process()
 	if err := proc.Signal(syscall.SIGSTOP); err != nil {
 		t.Fatal(err)
 	}

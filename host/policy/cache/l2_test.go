@@ -4,94 +4,17 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net"
-	"os/exec"
-	"strconv"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
-	"github.com/redis/go-redis/v9"
+	"github.com/wasmgate/wasmgate/internal/redistest"
 )
 
-// redisServer is a real redis-server on a loopback port, in a temp dir,
-// without persistence.
-type redisServer struct {
-	t    *testing.T
-	port int
-	dir  string
-	cmd  *exec.Cmd
-}
-
-func startRedis(t *testing.T) *redisServer {
-	t.Helper()
-	if _, err := exec.LookPath("redis-server"); err != nil {
-		t.Fatalf("redis-server not found on PATH (%v): apt-get install redis-server", err)
-	}
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	port := l.Addr().(*net.TCPAddr).Port
-	l.Close()
-	s := &redisServer{t: t, port: port, dir: t.TempDir()}
-	s.start()
-	t.Cleanup(s.stop)
-	return s
-}
-
-func (s *redisServer) addr() string { return "127.0.0.1:" + strconv.Itoa(s.port) }
-
-func (s *redisServer) start() {
-	s.t.Helper()
-	cmd := exec.Command("redis-server",
-		"--port", strconv.Itoa(s.port), "--bind", "127.0.0.1",
-		"--save", "", "--appendonly", "no", "--dir", s.dir)
-	if err := cmd.Start(); err != nil {
-		s.t.Fatalf("start redis-server: %v", err)
-	}
-	s.cmd = cmd
-	c := redis.NewClient(&redis.Options{Addr: s.addr(), MaxRetries: -1})
-	defer c.Close()
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
-		err := c.Ping(ctx).Err()
-		cancel()
-		if err == nil {
-			return
-		}
-		if time.Now().After(deadline) {
-			s.stop()
-			s.t.Fatalf("redis-server on %s did not answer PING: %v", s.addr(), err)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-}
-
-func (s *redisServer) stop() {
-	if s.cmd == nil {
-		return
-	}
-	_ = s.cmd.Process.Kill()
-	_ = s.cmd.Wait()
-	s.cmd = nil
-}
-
-func (s *redisServer) client(t *testing.T) *redis.Client {
-	c := redis.NewClient(&redis.Options{
-		Addr:        s.addr(),
-		MaxRetries:  -1,
-		DialTimeout: 200 * time.Millisecond,
-	})
-	t.Cleanup(func() { c.Close() })
-	return c
-}
-
 func TestRedisL2RoundTrip(t *testing.T) {
-	srv := startRedis(t)
-	rc := srv.client(t)
+	srv := redistest.Start(t)
+	rc := srv.Client(t)
 	l2 := NewRedisL2(rc, "wg:test:")
 	ctx := context.Background()
 	if e, ok, err := l2.Get(ctx, "k"); e != nil || ok || err != nil {
@@ -123,8 +46,8 @@ func TestRedisL2RoundTrip(t *testing.T) {
 }
 
 func TestRedisL2SharedBetweenCaches(t *testing.T) {
-	srv := startRedis(t)
-	l2 := NewRedisL2(srv.client(t), "wg:")
+	srv := redistest.Start(t)
+	l2 := NewRedisL2(srv.Client(t), "wg:")
 	clk := newFakeClock()
 	node1 := newCache(t, Options{L2: l2, Clock: clk.Now})
 	node2 := newCache(t, Options{L2: l2, Clock: clk.Now})
@@ -175,17 +98,17 @@ func TestRedisL2SharedBetweenCaches(t *testing.T) {
 }
 
 func TestRedisL2DownDegradesToL1(t *testing.T) {
-	srv := startRedis(t)
+	srv := redistest.Start(t)
 	var l2errs atomic.Int32
 	var lastOp atomic.Value
 	c := newCache(t, Options{
-		L2:        NewRedisL2(srv.client(t), "wg:"),
+		L2:        NewRedisL2(srv.Client(t), "wg:"),
 		L2Timeout: 300 * time.Millisecond,
 		L2Backoff: time.Second,
 		OnL2Error: func(op string, err error) { l2errs.Add(1); lastOp.Store(op) },
 	})
 	ctx := context.Background()
-	srv.stop()
+	srv.Stop()
 
 	// Lookup does not fail: the L2 error is a miss and the caller leads.
 	began := time.Now()
@@ -211,14 +134,16 @@ func TestRedisL2DownDegradesToL1(t *testing.T) {
 	}
 
 	// Redis comes back: after the backoff L2 is used again.
-	srv.start()
+	if err := srv.Start(); err != nil {
+		t.Fatal(err)
+	}
 	time.Sleep(time.Second)
 	_, fill, err = c.Lookup(ctx, "k3")
 	if err != nil || fill == nil {
 		t.Fatalf("Lookup after recovery = %v %v", fill, err)
 	}
 	fill.Done(entry("v3"), time.Minute)
-	other := newCache(t, Options{L2: NewRedisL2(srv.client(t), "wg:")})
+	other := newCache(t, Options{L2: NewRedisL2(srv.Client(t), "wg:")})
 	if e, _, err := other.Lookup(ctx, "k3"); err != nil || e == nil || string(e.Body) != "v3" {
 		t.Fatalf("after recovery the fill did not reach L2: %v %v", e, err)
 	}
