@@ -5,6 +5,7 @@ import (
 	"io"
 	"net/http"
 	"os"
+	"strings"
 	"testing"
 
 	"github.com/wasmgate/wasmgate/examples"
@@ -48,13 +49,14 @@ func TestPetstoreDocument(t *testing.T) {
 		b, _ := json.Marshal(&in)
 		t.Fatalf("GET /hello/{name}: integration %s, want a function on hello-function with payload 2.0", b)
 	}
-	// The API-wide pipeline (cors, template) runs before the function.
+	// The API-wide pipeline (cors, rate-limit, template) runs before the
+	// function.
 	var names []string
 	for _, p := range hello.Pipeline {
 		names = append(names, p.Name)
 	}
-	if len(names) != 2 || names[0] != "cors" || names[1] != "template" {
-		t.Errorf("GET /hello/{name}: pipeline %v, want [cors template]", names)
+	if strings.Join(names, " ") != "cors rate-limit template" {
+		t.Errorf("GET /hello/{name}: pipeline %v, want [cors rate-limit template]", names)
 	}
 }
 
