@@ -3,7 +3,6 @@ package gateway
 import (
 	"context"
 	"fmt"
-	"net/url"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -242,28 +241,7 @@ func (s *Snapshot) selectStage(host, path string) (*stage, string) {
 	if s.single != nil {
 		return s.single, path
 	}
-	if len(s.byHost) > 0 {
-		if st := s.byHost[hostOnly(host)]; st != nil {
-			return st, path
-		}
-	}
-	p := strings.TrimPrefix(path, "/")
-	name, rest := p, ""
-	if i := strings.IndexByte(p, '/'); i >= 0 {
-		name, rest = p[:i], p[i:]
-	}
-	if st := s.byName[name]; st != nil {
-		if rest == "" {
-			rest = "/"
-		}
-		return st, rest
-	}
-	if n, err := url.PathUnescape(name); err == nil && n != name {
-		if st := s.byName[n]; st != nil {
-			return st, rest
-		}
-	}
-	return nil, path
+	return selectByHostOrPrefix(s.byHost, s.byName, host, path)
 }
 
 // Plugins returns the snapshot's plugin pools (for metrics and tests).

@@ -90,10 +90,23 @@ func (t *Table) Stages() []*TableStage { return append([]*TableStage(nil), t.sta
 func (t *Table) Stage(name string) *TableStage { return t.byName[name] }
 
 // selectStage picks the stage by Host header, then by the first path
-// segment (which it strips).
+// segment (which it strips), then $default.
 func (t *Table) selectStage(host, path string) (*TableStage, string) {
-	if len(t.byHost) > 0 {
-		if st := t.byHost[hostOnly(host)]; st != nil {
+	if st, rest := selectByHostOrPrefix(t.byHost, t.byName, host, path); st != nil {
+		return st, rest
+	}
+	if st := t.byName[DefaultStage]; st != nil {
+		return st, path
+	}
+	return nil, path
+}
+
+// selectByHostOrPrefix looks a stage up by host name, then by the first
+// path segment (also percent-decoded), returning the path without that
+// segment.
+func selectByHostOrPrefix[S any](byHost, byName map[string]*S, host, path string) (*S, string) {
+	if len(byHost) > 0 {
+		if st := byHost[hostOnly(host)]; st != nil {
 			return st, path
 		}
 	}
@@ -105,16 +118,13 @@ func (t *Table) selectStage(host, path string) (*TableStage, string) {
 	if rest == "" {
 		rest = "/"
 	}
-	if st := t.byName[name]; st != nil {
+	if st := byName[name]; st != nil {
 		return st, rest
 	}
 	if n, err := url.PathUnescape(name); err == nil && n != name {
-		if st := t.byName[n]; st != nil {
+		if st := byName[n]; st != nil {
 			return st, rest
 		}
-	}
-	if st := t.byName[DefaultStage]; st != nil {
-		return st, path
 	}
 	return nil, path
 }
