@@ -17,8 +17,7 @@ import (
 	"github.com/wasmgate/wasmgate/host/admin"
 	"github.com/wasmgate/wasmgate/host/deploy"
 	"github.com/wasmgate/wasmgate/host/gateway"
-	"github.com/wasmgate/wasmgate/host/wasm"
-	"github.com/wasmgate/wasmgate/internal/wasmbuild"
+	"github.com/wasmgate/wasmgate/internal/deploytest"
 )
 
 // cliEnv is the admin API over a real Manager, and the CLI pointed at it
@@ -38,12 +37,9 @@ func newCLIEnv(t *testing.T) *cliEnv {
 		fmt.Fprintf(w, "v=%s demo=%s", r.URL.Query().Get("v"), r.Header.Get("x-demo"))
 	}))
 	t.Cleanup(e.up.Close)
-	eng, err := wasm.NewEngine(context.Background(), wasm.EngineConfig{CacheDir: filepath.Join(wasmbuild.CacheDir(), "compiled")})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { eng.Close(context.Background()) })
-	e.gw = gateway.New(gateway.Options{Engine: eng, DeploymentHeader: true, PoolMin: 1, PoolMax: 2})
+	eng, gw := deploytest.NewEngineGateway(t)
+	e.gw = gw
+	var err error
 	e.m, err = deploy.Open(context.Background(), deploy.Options{Dir: filepath.Join(e.dir, "data"), Engine: eng, Gateway: e.gw})
 	if err != nil {
 		t.Fatal(err)
@@ -132,10 +128,7 @@ func mustMatch(t *testing.T, what, out, pattern string) {
 // push and list, deploy, stages, pin, canary, rollback, history, export.
 func TestCLI(t *testing.T) {
 	e := newCLIEnv(t)
-	bin, err := wasmbuild.Build(filepath.Join("..", "..", "sdk", "go", "template"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	bin := deploytest.TemplateWasm(t)
 
 	// Plugins: the name and version from NAME@VERSION.wasm, or flags.
 	v1 := strings.TrimSpace(e.ok("plugin", "push", e.write("template@1.0.0.wasm", bin)))

@@ -11,7 +11,6 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
-	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -19,37 +18,8 @@ import (
 	"github.com/wasmgate/wasmgate/host/admin"
 	"github.com/wasmgate/wasmgate/host/deploy"
 	"github.com/wasmgate/wasmgate/host/gateway"
-	"github.com/wasmgate/wasmgate/host/wasm"
-	"github.com/wasmgate/wasmgate/internal/wasmbuild"
+	"github.com/wasmgate/wasmgate/internal/deploytest"
 )
-
-var (
-	templateOnce sync.Once
-	templateBin  []byte
-	templateErr  error
-)
-
-// templateWasm is the SDK's template plugin, built from source.
-func templateWasm(t testing.TB) []byte {
-	t.Helper()
-	templateOnce.Do(func() {
-		templateBin, templateErr = wasmbuild.Build(filepath.Join("..", "..", "sdk", "go", "template"))
-	})
-	if templateErr != nil {
-		t.Fatal(templateErr)
-	}
-	return templateBin
-}
-
-// variant returns bin with a custom section appended: the same plugin
-// under another digest.
-func variant(bin []byte, tag string) []byte {
-	payload := append([]byte{1}, 'v')
-	payload = append(payload, tag...)
-	out := append([]byte(nil), bin...)
-	out = append(out, 0x00, byte(len(payload)))
-	return append(out, payload...)
-}
 
 type env struct {
 	t    testing.TB
@@ -71,12 +41,9 @@ func newEnv(t testing.TB, token string) *env {
 		fmt.Fprintf(w, "v=%s demo=%s", r.URL.Query().Get("v"), r.Header.Get("x-demo"))
 	}))
 	t.Cleanup(e.up.Close)
-	eng, err := wasm.NewEngine(context.Background(), wasm.EngineConfig{CacheDir: filepath.Join(wasmbuild.CacheDir(), "compiled")})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { eng.Close(context.Background()) })
-	e.gw = gateway.New(gateway.Options{Engine: eng, DeploymentHeader: true, PoolMin: 1, PoolMax: 2})
+	eng, gw := deploytest.NewEngineGateway(t)
+	e.gw = gw
+	var err error
 	e.m, err = deploy.Open(context.Background(), deploy.Options{Dir: t.TempDir(), Engine: eng, Gateway: e.gw})
 	if err != nil {
 		t.Fatal(err)
@@ -95,21 +62,7 @@ func newEnv(t testing.TB, token string) *env {
 // doc is an API whose one operation runs the template plugin (adding
 // x-demo: value) and proxies to the test upstream with
 // ?v=${stageVariables.v}.
-func (e *env) doc(plugin, value string) []byte {
-	return []byte(fmt.Sprintf(`openapi: 3.0.3
-info: {title: demo, version: "1"}
-x-wasmgate-stages:
-  - name: prod
-    variables: {v: doc-prod}
-paths:
-  /hello:
-    get:
-      x-wasmgate-pipeline:
-        - {plugin: %s, config: {header: x-demo, value: %q}}
-      x-wasmgate-integration: {type: http_proxy, uri: "%s/hello?v=${stageVariables.v}"}
-      responses: {"200": {description: ok}}
-`, plugin, value, e.up.URL))
-}
+func (e *env) doc(plugin, value string) []byte { return deploytest.Doc(e.up.URL, plugin, value) }
 
 // expect requests path through the gateway.
 func (e *env) expect(path string, status int, body, dep string) {
@@ -170,7 +123,7 @@ func TestEndpoints(t *testing.T) {
 	ctx := context.Background()
 	c := e.c
 	c.Author = "alice"
-	bin := templateWasm(t)
+	bin := deploytest.TemplateWasm(t)
 
 	if err := c.Health(ctx); err != nil {
 		t.Fatal(err)
@@ -184,7 +137,7 @@ func TestEndpoints(t *testing.T) {
 	if again, created, err := c.PushPlugin(ctx, "template", "1.0.0", bin); err != nil || created || again.Digest != v1.Digest {
 		t.Fatalf("push again: %+v created=%v %v", again, created, err)
 	}
-	v2, _, err := c.PushPlugin(ctx, "template", "2.0.0", variant(bin, "2"))
+	v2, _, err := c.PushPlugin(ctx, "template", "2.0.0", deploytest.Variant(bin, "2"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -324,7 +277,7 @@ func TestEndpoints(t *testing.T) {
 func TestErrors(t *testing.T) {
 	e := newEnv(t, "")
 	ctx := context.Background()
-	bin := templateWasm(t)
+	bin := deploytest.TemplateWasm(t)
 	if _, _, err := e.c.PushPlugin(ctx, "template", "1.0.0", bin); err != nil {
 		t.Fatal(err)
 	}
@@ -353,7 +306,7 @@ func TestErrors(t *testing.T) {
 		{"push an empty body", "POST", "/v1/plugins?name=x&version=1", "", 400, "empty body"},
 		{"push a broken module", "POST", "/v1/plugins?name=x&version=1", "\x00asm garbage", 400, "x@1"},
 		{"push a bad name", "POST", "/v1/plugins?name=Bad%20Name&version=1", string(bin), 400, "plugin name"},
-		{"push other bytes as a tag", "POST", "/v1/plugins?name=template&version=1.0.0", string(variant(bin, "x")), 409, "versions never change"},
+		{"push other bytes as a tag", "POST", "/v1/plugins?name=template&version=1.0.0", string(deploytest.Variant(bin, "x")), 409, "versions never change"},
 		{"deploy an empty body", "POST", "/v1/deployments?stage=prod", " \n", 400, "empty body"},
 		{"deploy a broken document", "POST", "/v1/deployments?stage=prod", "openapi: 3.0.3\npaths: [\n", 400, "api.yaml"},
 		{"deploy a bad stage name", "POST", "/v1/deployments?stage=a/b", string(e.doc("template", "x")), 400, "stage name"},

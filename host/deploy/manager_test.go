@@ -8,7 +8,6 @@ import (
 	"math"
 	"net/http"
 	"net/http/httptest"
-	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -18,36 +17,12 @@ import (
 
 	"github.com/wasmgate/wasmgate/host/gateway"
 	"github.com/wasmgate/wasmgate/host/wasm"
-	"github.com/wasmgate/wasmgate/internal/wasmbuild"
+	"github.com/wasmgate/wasmgate/internal/deploytest"
 )
 
-var (
-	templateOnce sync.Once
-	templateBin  []byte
-	templateErr  error
-)
+func templateWasm(tb testing.TB) []byte { return deploytest.TemplateWasm(tb) }
 
-// templateWasm is the SDK's template plugin, built from source.
-func templateWasm(t testing.TB) []byte {
-	t.Helper()
-	templateOnce.Do(func() {
-		templateBin, templateErr = wasmbuild.Build(filepath.Join("..", "..", "sdk", "go", "template"))
-	})
-	if templateErr != nil {
-		t.Fatal(templateErr)
-	}
-	return templateBin
-}
-
-// variant returns bin with a custom section appended: the same plugin
-// under another digest.
-func variant(bin []byte, tag string) []byte {
-	payload := append([]byte{byte(len("v"))}, 'v')
-	payload = append(payload, tag...)
-	out := append([]byte(nil), bin...)
-	out = append(out, 0x00, byte(len(payload)))
-	return append(out, payload...)
-}
+func variant(bin []byte, tag string) []byte { return deploytest.Variant(bin, tag) }
 
 type env struct {
 	t    testing.TB
@@ -73,12 +48,7 @@ func newEnv(t testing.TB) *env {
 }
 
 func newEngineGateway(t testing.TB) (*wasm.Engine, *gateway.Gateway) {
-	eng, err := wasm.NewEngine(context.Background(), wasm.EngineConfig{CacheDir: filepath.Join(wasmbuild.CacheDir(), "compiled")})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { eng.Close(context.Background()) })
-	return eng, gateway.New(gateway.Options{Engine: eng, DeploymentHeader: true, PoolMin: 1, PoolMax: 2})
+	return deploytest.NewEngineGateway(t)
 }
 
 func (e *env) open() {
@@ -99,21 +69,7 @@ func (e *env) open() {
 // x-demo: value) and proxies to the test upstream with ?v=${stageVariables.v}.
 func (e *env) doc(plugin, value string) []byte { return docFor(e.up.URL, plugin, value) }
 
-func docFor(upstream, plugin, value string) []byte {
-	return []byte(fmt.Sprintf(`openapi: 3.0.3
-info: {title: demo, version: "1"}
-x-wasmgate-stages:
-  - name: prod
-    variables: {v: doc-prod}
-paths:
-  /hello:
-    get:
-      x-wasmgate-pipeline:
-        - {plugin: %s, config: {header: x-demo, value: %q}}
-      x-wasmgate-integration: {type: http_proxy, uri: "%s/hello?v=${stageVariables.v}"}
-      responses: {"200": {description: ok}}
-`, plugin, value, upstream))
-}
+func docFor(upstream, plugin, value string) []byte { return deploytest.Doc(upstream, plugin, value) }
 
 // get requests path through the gateway; it returns the status, body and
 // serving deployment.
