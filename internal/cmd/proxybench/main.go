@@ -1,7 +1,8 @@
 // Command proxybench measures wasmgate against a plain
 // net/http/httputil.ReverseProxy on the same upstream, in one run, with
-// the same load: an empty wasmgate pipeline, a 4-plugin pipeline, and the
-// baseline. It prints req/s, p50/p99 latency and proxy CPU per request,
+// the same load: an empty wasmgate pipeline, a 4-plugin pipeline, a
+// rate-limit plugin whose limit is never reached (the cost of the check),
+// and the baseline. It prints req/s, p50/p99 latency and proxy CPU per request,
 // with ratios to the baseline.
 //
 //	go run ./internal/cmd/proxybench -wasmgate bin/wasmgate -plugins cmd/wasmgate/embedded/plugins
@@ -66,6 +67,12 @@ func main() {
 		}},
 		{fmt.Sprintf("wasmgate, %d Wasm plugins", len(plugins4)), func(port string) *exec.Cmd {
 			return wasmgateCmd(*wasmgate, *plugins, dir, "four", port, up, plugins4)
+		}},
+		{"wasmgate, rate-limit plugin", func(port string) *exec.Cmd {
+			// A limit never reached: the cost of the check itself (one
+			// token bucket take in the in-memory store per request).
+			return wasmgateCmd(*wasmgate, *plugins, dir, "ratelimit", port, up,
+				[]string{`{plugin: rate-limit, config: {rate: 1000000000, burst: 1000000000, key: [route, ip]}}`})
 		}},
 	}
 	var results []result
@@ -237,9 +244,13 @@ func report(rs []result) {
 			r.pct(0.50).Round(time.Microsecond), r.pct(0.99).Round(time.Microsecond), r.errors, r.cpuPerReq(),
 			r.rps()/base.rps(), float64(r.pct(0.99))/float64(base.pct(0.99)), r.cpuPerReq()/base.cpuPerReq())
 	}
-	if len(rs) == 3 {
+	if len(rs) >= 3 {
 		fmt.Printf("\nplugins vs empty pipeline: %.2f× req/s, %.1f µs CPU per request for the plugins\n",
 			rs[2].rps()/rs[1].rps(), rs[2].cpuPerReq()-rs[1].cpuPerReq())
+	}
+	if len(rs) >= 4 {
+		fmt.Printf("rate-limit vs empty pipeline: %.2f× req/s, %.1f µs CPU per request for the plugin\n",
+			rs[3].rps()/rs[1].rps(), rs[3].cpuPerReq()-rs[1].cpuPerReq())
 	}
 }
 
