@@ -14,6 +14,7 @@ import (
 
 	"github.com/wasmgate/wasmgate/host/config"
 	"github.com/wasmgate/wasmgate/host/gateway"
+	"github.com/wasmgate/wasmgate/host/policy"
 	"github.com/wasmgate/wasmgate/host/wasm"
 	"github.com/wasmgate/wasmgate/internal/wasmbuild"
 )
@@ -53,7 +54,9 @@ paths:
 	var once sync.Once
 	// BENCH_POOLMAX sizes the plugin pools (default: host/wasm's).
 	poolMax, _ := strconv.Atoi(os.Getenv("BENCH_POOLMAX"))
-	g := gateway.New(gateway.Options{Engine: engine, Plugins: sourcePlugins{}, Transport: stubUpstream{}, PoolMax: poolMax, ErrorLog: func(id, msg string) { once.Do(func() { b.Log(msg) }) }})
+	local := policy.NewLocal(policy.SystemClock{})
+	g := gateway.New(gateway.Options{Engine: engine, Plugins: sourcePlugins{}, Transport: stubUpstream{}, PoolMax: poolMax,
+		Policies: &gateway.Policies{Limiter: local, Quotas: local}, ErrorLog: func(id, msg string) { once.Do(func() { b.Log(msg) }) }})
 	snap, err := g.Build(context.Background(), api, "d-1")
 	if err != nil {
 		b.Fatal(err)
@@ -87,6 +90,12 @@ func BenchmarkGatewayEmptyPipeline(b *testing.B) { benchGateway(b, "") }
 
 func BenchmarkGatewayOnePlugin(b *testing.B) {
 	benchGateway(b, `{plugin: template, config: {header: x-a, value: "1"}}`)
+}
+
+// BenchmarkGatewayRateLimit: the rate-limit plugin with a limit never
+// reached (one token bucket take per request).
+func BenchmarkGatewayRateLimit(b *testing.B) {
+	benchGateway(b, `{plugin: rate-limit, config: {rate: 1000000000, burst: 1000000000, key: [route, ip]}}`)
 }
 
 func BenchmarkGatewayFourPlugins(b *testing.B) {
