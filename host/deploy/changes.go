@@ -498,25 +498,15 @@ func (m *Manager) SetCanary(ctx context.Context, stage string, c Canary, author 
 // PromoteCanary makes a stage's canary its deployment (its variable
 // overrides become stage variables) and ends the canary.
 func (m *Manager) PromoteCanary(ctx context.Context, stage, author string) (*Stage, error) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	cur, err := m.stage(stage)
-	if err != nil {
-		return nil, err
-	}
-	if cur.Canary == nil {
-		return nil, errorf(ErrNotFound, "stage %s has no canary", stage)
-	}
-	st := m.copyStage(stage)
-	from := st.Deployment
-	maps.Copy(st.Variables, st.Canary.Variables)
-	m.point(st, st.Canary.Deployment)
-	st.Canary = nil
-	return m.stageChange(ctx, st, true, false, Event{Action: "promote", From: from, Author: author})
+	return m.endCanary(ctx, stage, author, true)
 }
 
 // DropCanary ends a stage's canary; all requests go to its deployment.
 func (m *Manager) DropCanary(ctx context.Context, stage, author string) (*Stage, error) {
+	return m.endCanary(ctx, stage, author, false)
+}
+
+func (m *Manager) endCanary(ctx context.Context, stage, author string, promote bool) (*Stage, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	cur, err := m.stage(stage)
@@ -527,7 +517,13 @@ func (m *Manager) DropCanary(ctx context.Context, stage, author string) (*Stage,
 		return nil, errorf(ErrNotFound, "stage %s has no canary", stage)
 	}
 	st := m.copyStage(stage)
-	dropped := st.Canary.Deployment
+	canary := st.Canary
 	st.Canary = nil
-	return m.stageChange(ctx, st, false, false, Event{Action: "drop-canary", From: dropped, Author: author})
+	if !promote {
+		return m.stageChange(ctx, st, false, false, Event{Action: "drop-canary", From: canary.Deployment, Author: author})
+	}
+	from := st.Deployment
+	maps.Copy(st.Variables, canary.Variables)
+	m.point(st, canary.Deployment)
+	return m.stageChange(ctx, st, true, false, Event{Action: "promote", From: from, Author: author})
 }
