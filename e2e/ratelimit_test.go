@@ -130,3 +130,49 @@ func TestRateLimitTwoGatewaysShareRedis(t *testing.T) {
 		t.Fatalf("after Redis returned: %d, want 200", resp.StatusCode)
 	}
 }
+
+type stepClock struct {
+	mu  sync.Mutex
+	now time.Time
+}
+
+func (c *stepClock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.now }
+func (c *stepClock) set(t time.Time) { c.mu.Lock(); c.now = t; c.mu.Unlock() }
+
+// TestQuotaResetsOverSockets: a 5-per-week quota over real sockets, on
+// the gateway's store with an injected clock: exhausted on Sunday night,
+// available again at Monday 00:00 UTC.
+func TestQuotaResetsOverSockets(t *testing.T) {
+	up := newRecordingUpstream(t)
+	clock := &stepClock{now: time.Date(2026, 11, 29, 23, 0, 0, 0, time.UTC)} // a Sunday
+	local := policy.NewLocal(clock)
+	e := startGateway(t, fmt.Sprintf(`openapi: 3.0.3
+info: {title: quota, version: "1"}
+x-wasmgate-stages: [{name: prod}]
+paths:
+  /limited:
+    get:
+      x-wasmgate-pipeline: [{plugin: rate-limit, config: {rate: 1000, burst: 1000, key: [header:x-api-key], quota: {limit: 5, period: week}}}]
+      x-wasmgate-integration: {type: http_proxy, uri: "%s/limited"}
+      responses: {"200": {description: ok}}
+`, up.URL), nil, func(o *gateway.Options) { o.Policies = &gateway.Policies{Limiter: local, Quotas: local} })
+	get := func(key string) int {
+		r := do(t, nil, "GET", e.base+"/prod/limited", nil, "X-Api-Key", key)
+		return r.status
+	}
+	for i := 0; i < 5; i++ {
+		if s := get("alice"); s != 200 {
+			t.Fatalf("request %d within the quota: %d", i, s)
+		}
+	}
+	if s := get("alice"); s != 429 {
+		t.Fatalf("over the weekly quota: %d", s)
+	}
+	if s := get("bob"); s != 200 {
+		t.Fatalf("another key: %d", s)
+	}
+	clock.set(time.Date(2026, 11, 30, 0, 0, 0, 0, time.UTC)) // Monday
+	if s := get("alice"); s != 200 {
+		t.Fatalf("after the week ended: %d", s)
+	}
+}

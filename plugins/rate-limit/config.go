@@ -18,6 +18,14 @@ type rawConfig struct {
 	Methods map[string]limits `json:"methods"`
 	OnError string            `json:"on_error"`
 	Headers *bool             `json:"headers"`
+	Quota   *quota            `json:"quota"`
+}
+
+// quota caps the requests of a key per calendar period (UTC), on top of
+// the rate: API Gateway usage plans' quotas.
+type quota struct {
+	Limit  int64  `json:"limit"`
+	Period string `json:"period"` // day, week, month
 }
 
 // limits overrides rate and burst for one method ("GET", or "POST /pets/{id}").
@@ -36,6 +44,7 @@ type config struct {
 	failOpen  bool
 	headers   bool
 	keyPrefix string
+	quota     *quota
 }
 
 // keyPart is one component of a bucket key.
@@ -84,6 +93,17 @@ func parseConfig(data []byte) (*config, error) {
 	default:
 		return nil, fmt.Errorf(`configuration: "on_error" %q: want "fail_open" or "fail_closed"`, r.OnError)
 	}
+	if q := r.Quota; q != nil {
+		if q.Limit < 1 || q.Limit > 1<<52 {
+			return nil, fmt.Errorf(`configuration: "quota.limit" %d must be between 1 and 2^52`, q.Limit)
+		}
+		switch q.Period {
+		case "day", "week", "month":
+		default:
+			return nil, fmt.Errorf(`configuration: "quota.period" %q: want "day", "week" or "month"`, q.Period)
+		}
+		c.quota = q
+	}
 	keys := r.Key
 	if len(keys) == 0 {
 		keys = []string{"stage"}
@@ -122,6 +142,9 @@ func parseConfig(data []byte) (*config, error) {
 	// The configuration is part of the bucket key, so two differently
 	// configured uses of the same key never share a bucket.
 	c.keyPrefix = fmt.Sprintf("rate-limit:%g:%d:%d:", c.rate, c.burst, c.cost)
+	if c.quota != nil {
+		c.keyPrefix += fmt.Sprintf("q%d/%s:", c.quota.Limit, c.quota.Period)
+	}
 	return c, nil
 }
 

@@ -9,6 +9,7 @@ package main
 import (
 	"strconv"
 	"strings"
+	"time"
 
 	sdk "github.com/wasmgate/wasmgate/sdk/go"
 )
@@ -103,19 +104,12 @@ func (c *ctx) OnHTTPRequestHeaders(int, bool) sdk.Action {
 	key := c.bucketKey(method, route, override)
 	t, err := sdk.TakeTokens(key, rate, burst, cfg.cost)
 	if err != nil {
-		if c.root.metrics {
-			_ = c.root.errors.Increment(1)
-		}
-		if cfg.failOpen {
-			sdk.LogWarnf("rate-limit: the token store failed, letting the request through (on_error fail_open): %v", err)
-			return sdk.ActionContinue
-		}
-		sdk.LogErrorf("rate-limit: the token store failed, refusing the request (on_error fail_closed): %v", err)
-		_ = sdk.SendHTTPResponse(503, [][2]string{{"content-type", "application/json"}, {"retry-after", "1"}},
-			[]byte(`{"message":"Service Unavailable: the rate limiter is unavailable"}`+"\n"), -1)
-		return sdk.ActionPause
+		return c.storeFailed(err)
 	}
 	c.limited, c.burst, c.tokens = true, burst, t
+	if t.Allowed && cfg.quota != nil {
+		return c.checkQuota(key)
+	}
 	if t.Allowed {
 		return sdk.ActionContinue
 	}
@@ -130,6 +124,35 @@ func (c *ctx) OnHTTPRequestHeaders(int, bool) sdk.Action {
 	return sdk.ActionPause
 }
 
+var periods = map[string]sdk.QuotaPeriod{"day": sdk.QuotaDay, "week": sdk.QuotaWeek, "month": sdk.QuotaMonth}
+
+// checkQuota counts the request against the key's quota for the period:
+// over it, 429 "Limit Exceeded" until the period ends (API Gateway's
+// usage-plan behaviour).
+func (c *ctx) checkQuota(key string) sdk.Action {
+	q := c.root.cfg.quota
+	res, err := sdk.UseQuota(key, periods[q.Period], q.Limit, 1)
+	if err != nil {
+		return c.storeFailed(err)
+	}
+	if res.Allowed {
+		return sdk.ActionContinue
+	}
+	if c.root.metrics {
+		_ = c.root.throttled.Increment(1)
+	}
+	c.limited = false // the rate headers do not apply to this answer
+	retry := time.Until(res.ResetAt).Seconds()
+	_ = sdk.SendHTTPResponse(429, [][2]string{
+		{"content-type", "application/json"},
+		{"retry-after", seconds(max(retry, 1))},
+		{"x-quota-limit", strconv.FormatInt(q.Limit, 10)},
+		{"x-quota-remaining", "0"},
+		{"x-quota-reset", res.ResetAt.UTC().Format(time.RFC3339)},
+	}, []byte(`{"message":"Limit Exceeded"}`+"\n"), -1)
+	return sdk.ActionPause
+}
+
 func (c *ctx) OnHTTPResponseHeaders(int, bool) sdk.Action {
 	if c.limited && c.tokens.Allowed {
 		for _, h := range c.rateHeaders() {
@@ -137,6 +160,21 @@ func (c *ctx) OnHTTPResponseHeaders(int, bool) sdk.Action {
 		}
 	}
 	return sdk.ActionContinue
+}
+
+// storeFailed applies on_error when the token or quota store failed.
+func (c *ctx) storeFailed(err error) sdk.Action {
+	if c.root.metrics {
+		_ = c.root.errors.Increment(1)
+	}
+	if c.root.cfg.failOpen {
+		sdk.LogWarnf("rate-limit: the token store failed, letting the request through (on_error fail_open): %v", err)
+		return sdk.ActionContinue
+	}
+	sdk.LogErrorf("rate-limit: the token store failed, refusing the request (on_error fail_closed): %v", err)
+	_ = sdk.SendHTTPResponse(503, [][2]string{{"content-type", "application/json"}, {"retry-after", "1"}},
+		[]byte(`{"message":"Service Unavailable: the rate limiter is unavailable"}`+"\n"), -1)
+	return sdk.ActionPause
 }
 
 func (c *ctx) rateHeaders() [][2]string {

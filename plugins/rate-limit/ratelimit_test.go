@@ -137,10 +137,35 @@ func TestBadConfigs(t *testing.T) {
 		{`{"rate": 10, "methods": {"GET pets": {"rate": 1}}}`, `start with "/"`},
 		{`{"rate": 10, "on_error": "ignore"}`, "fail_open"},
 		{`{"rate": 10, "limit": 5}`, "unknown field"},
+		{`{"rate": 10, "quota": {"limit": 0, "period": "day"}}`, "quota.limit"},
+		{`{"rate": 10, "quota": {"limit": 5, "period": "hour"}}`, "quota.period"},
 	} {
 		_, err := sdktest.NewE(t, pluginWasm(t), sdktest.Options{Config: c.config})
 		if err == nil || !strings.Contains(err.Error(), c.want) {
 			t.Errorf("config %s: %v, want an error mentioning %q", c.config, err, c.want)
 		}
+	}
+}
+
+func TestQuotaResetsAtThePeriodBoundary(t *testing.T) {
+	clock := &fakeClock{now: time.Date(2026, 11, 25, 23, 59, 0, 0, time.UTC)}
+	h := harness(t, `{"rate": 100, "burst": 100, "quota": {"limit": 3, "period": "day"}}`, clock)
+	for i := 0; i < 3; i++ {
+		if r := h.Do(&sdktest.Request{Path: "/pets"}); r.Status != 200 {
+			t.Fatalf("request %d within the quota: %d", i, r.Status)
+		}
+	}
+	r := h.Do(&sdktest.Request{Path: "/pets"})
+	if r.Status != 429 || !strings.Contains(string(r.Body), "Limit Exceeded") || r.Header("x-quota-limit") != "3" ||
+		r.Header("x-quota-reset") != "2026-11-26T00:00:00Z" || r.Upstream != nil {
+		t.Fatalf("over the quota: %d %q %v", r.Status, r.Body, r.Headers)
+	}
+	clock.Advance(59*time.Second + 999*time.Millisecond) // 23:59:59.999
+	if r := h.Do(&sdktest.Request{Path: "/pets"}); r.Status != 429 {
+		t.Fatalf("a millisecond before midnight UTC: %d", r.Status)
+	}
+	clock.Advance(time.Millisecond) // 00:00:00 the next day
+	if r := h.Do(&sdktest.Request{Path: "/pets"}); r.Status != 200 {
+		t.Fatalf("after midnight UTC: %d %q %v", r.Status, r.Body, r.Headers)
 	}
 }
