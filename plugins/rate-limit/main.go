@@ -26,7 +26,14 @@ type root struct {
 	throttled sdk.Counter
 	errors    sdk.Counter
 	metrics   bool
+
+	// Store failures are logged once per logEvery, with the count of
+	// those not logged since, not once per request.
+	lastLog    time.Time
+	suppressed int
 }
+
+const logEvery = 10 * time.Second
 
 func (r *root) OnPluginStart(int) bool {
 	data, err := sdk.GetPluginConfiguration()
@@ -167,11 +174,20 @@ func (c *ctx) storeFailed(err error) sdk.Action {
 	if c.root.metrics {
 		_ = c.root.errors.Increment(1)
 	}
-	if c.root.cfg.failOpen {
-		sdk.LogWarnf("rate-limit: the token store failed, letting the request through (on_error fail_open): %v", err)
+	r := c.root
+	if now := time.Now(); now.Sub(r.lastLog) >= logEvery {
+		verdict := "refusing requests with 503 (on_error fail_closed)"
+		if r.cfg.failOpen {
+			verdict = "letting requests through (on_error fail_open)"
+		}
+		sdk.LogErrorf("rate-limit: the token store failed, %s: %v (%d more failures since the last report)", verdict, err, r.suppressed)
+		r.lastLog, r.suppressed = now, 0
+	} else {
+		r.suppressed++
+	}
+	if r.cfg.failOpen {
 		return sdk.ActionContinue
 	}
-	sdk.LogErrorf("rate-limit: the token store failed, refusing the request (on_error fail_closed): %v", err)
 	_ = sdk.SendHTTPResponse(503, [][2]string{{"content-type", "application/json"}, {"retry-after", "1"}},
 		[]byte(`{"message":"Service Unavailable: the rate limiter is unavailable"}`+"\n"), -1)
 	return sdk.ActionPause

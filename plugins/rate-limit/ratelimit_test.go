@@ -113,13 +113,25 @@ func TestStoreFailure(t *testing.T) {
 		onError string
 		want    int
 	}{{"fail_closed", 503}, {"fail_open", 200}} {
-		h := sdktest.New(t, pluginWasm(t), sdktest.Options{Config: `{"rate": 5, "on_error": "` + c.onError + `"}`, Policies: failingStore{}})
-		r := h.Do(&sdktest.Request{Path: "/"})
-		if r.Status != c.want {
-			t.Errorf("%s: %d, want %d", c.onError, r.Status, c.want)
+		h := sdktest.New(t, pluginWasm(t), sdktest.Options{Config: `{"rate": 5, "on_error": "` + c.onError + `"}`, Policies: failingStore{},
+			PluginConfig: wasm.PluginConfig{PoolMin: 1, PoolMax: 1}})
+		for i := 0; i < 5; i++ {
+			if r := h.Do(&sdktest.Request{Path: "/"}); r.Status != c.want {
+				t.Errorf("%s: %d, want %d", c.onError, r.Status, c.want)
+			}
 		}
-		if n, _ := h.Metric("rate_limit_store_errors_total"); n != 1 {
-			t.Errorf("%s: store error counter %d", c.onError, n)
+		if n, _ := h.Metric("rate_limit_store_errors_total"); n != 5 {
+			t.Errorf("%s: store error counter %d, want 5", c.onError, n)
+		}
+		// Logged once for the five, not five times.
+		logged := 0
+		for _, l := range h.Logs() {
+			if strings.Contains(l, "token store failed") {
+				logged++
+			}
+		}
+		if logged != 1 {
+			t.Errorf("%s: the failure was logged %d times for 5 requests, want once per interval:\n%s", c.onError, logged, strings.Join(h.Logs(), "\n"))
 		}
 	}
 }
