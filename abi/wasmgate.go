@@ -35,12 +35,48 @@ const (
 	// above. The i64 return slots hold what is left and when the period
 	// ends (Unix milliseconds).
 	ExtQuotaUse = "quota_use"
-	// ExtCacheGet(key_ptr, key_size, return_value_ptr, return_value_size)
-	// reads the stage's response cache; NOT_FOUND on a miss.
-	ExtCacheGet = "cache_get"
-	// ExtCachePut(key_ptr, key_size, value_ptr, value_size, ttl_ms) stores
-	// an entry in the stage's response cache.
-	ExtCachePut = "cache_put"
+	// ExtCacheLookup(key_ptr, key_size, hit_headers_ptr, hit_headers_size)
+	// looks key up in the response cache of the stage serving the current
+	// request. hit_headers is a header map (the Proxy-Wasm encoding, may
+	// be empty) added to the response when it is answered from the cache
+	// (X-Cache: Hit, say). Call it from on_request_headers, once per
+	// request:
+	//
+	//   - OK: a hit. When the callback returns, the gateway answers the
+	//     request with the stored response (its status, headers and body,
+	//     plus Age and hit_headers); the integration is not called, and
+	//     the plugins before this one see it as a local response.
+	//   - NOT_FOUND: not in this gateway's memory. When the callback
+	//     returns the request waits, without holding the plugin, for a
+	//     fetch of the same key already in progress or for the shared L2
+	//     cache, and is answered from it; or it becomes the request that
+	//     fetches the key (a miss): it goes on to the integration, and its
+	//     response is stored if the plugin calls cache_store. N concurrent
+	//     misses on one key make one upstream call.
+	//   - UNIMPLEMENTED: the stage's cache is off; serve without it.
+	//   - BAD_ARGUMENT: an empty key, a bad header map, or a second lookup
+	//     in one request; INVALID_MEMORY_ACCESS: pointers out of bounds;
+	//     NOT_FOUND is also the answer outside an HTTP context.
+	ExtCacheLookup = "cache_lookup"
+	// ExtCacheStore(ttl_ms i64) stores the response of the current request
+	// under the key it missed on, fresh for ttl_ms milliseconds. Call it
+	// from on_response_headers of a request whose cache_lookup missed. The
+	// entry is the response as it reached this plugin (status, headers
+	// without hop-by-hop ones, and the body), stored once the body has
+	// reached the client in full; a body over the gateway's entry size
+	// limit, or an upstream failure, stores nothing. A miss whose plugin
+	// does not call cache_store by the end of on_response_headers stores
+	// nothing, and the next waiting request fetches the key itself.
+	// Returns OK, NOT_FOUND when this request is not fetching a key (a hit,
+	// no lookup, or a phase other than the response headers),
+	// BAD_ARGUMENT for ttl_ms <= 0.
+	ExtCacheStore = "cache_store"
+	// ExtCacheInvalidate(key_ptr, key_size) removes key from the stage's
+	// cache (this gateway's memory and the shared L2): for a client's
+	// authorized "Cache-Control: max-age=0". A cache_lookup after it
+	// misses. Returns OK, UNIMPLEMENTED when the stage's cache is off,
+	// BAD_ARGUMENT for an empty key.
+	ExtCacheInvalidate = "cache_invalidate"
 	// ExtUsagePlan(key_ptr, key_size, return_value_ptr, return_value_size)
 	// returns the JSON usage plan attached to an API key id.
 	ExtUsagePlan = "usage_plan"
@@ -59,8 +95,9 @@ var ExtFunctions = map[string]Signature{
 	ExtGetRouteParam:    {i32s(4), i32s(1)},
 	ExtTokenBucketTake:  {[]ValType{I32, I32, I64, I32, I32, I32, I32, I32}, i32s(1)},
 	ExtQuotaUse:         {[]ValType{I32, I32, I32, I64, I64, I32, I32}, i32s(1)},
-	ExtCacheGet:         {i32s(4), i32s(1)},
-	ExtCachePut:         {i32s(5), i32s(1)},
+	ExtCacheLookup:      {i32s(4), i32s(1)},
+	ExtCacheStore:       {[]ValType{I64}, i32s(1)},
+	ExtCacheInvalidate:  {i32s(2), i32s(1)},
 	ExtUsagePlan:        {i32s(4), i32s(1)},
 }
 

@@ -20,6 +20,7 @@ import (
 	"path/filepath"
 	"runtime/pprof"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -33,6 +34,7 @@ import (
 	"github.com/wasmgate/wasmgate/host/deploy"
 	"github.com/wasmgate/wasmgate/host/gateway"
 	"github.com/wasmgate/wasmgate/host/policy"
+	"github.com/wasmgate/wasmgate/host/policy/cache"
 	"github.com/wasmgate/wasmgate/host/wasm"
 )
 
@@ -124,7 +126,7 @@ func serve(ctx context.Context, s *config.Settings, configDir string, pluginDirs
 	defer engine.Close(context.Background())
 
 	demo := configDir == "" && s.API == ""
-	policies, closePolicies, err := openPolicies(ctx, s.Redis, logf)
+	policies, caches, closePolicies, err := openPolicies(ctx, *s, logf)
 	if err != nil {
 		return err
 	}
@@ -140,6 +142,7 @@ func serve(ctx context.Context, s *config.Settings, configDir string, pluginDirs
 		MaxBodyBytes:     s.MaxBodyBytes,
 		DeploymentHeader: s.DeploymentHeader || demo, // the example shows which deployment answered
 		Policies:         policies,
+		Caches:           caches,
 		ErrorLog:         func(id, msg string) { logf("request %s: %s", id, msg) },
 	})
 
@@ -255,16 +258,19 @@ func serve(ctx context.Context, s *config.Settings, configDir string, pluginDirs
 	return srv.Shutdown(context.Background())
 }
 
-// openPolicies returns the token buckets and quotas: in Redis when a URL
-// is set (cluster mode; checked with a PING at start-up), else in memory.
-func openPolicies(ctx context.Context, url string, logf func(string, ...any)) (*gateway.Policies, func(), error) {
+// openPolicies returns the token buckets and quotas, in Redis when a URL
+// is set (cluster mode; checked with a PING at start-up), else in memory;
+// and the stages' response caches, with a Redis L2 when cache_l2 is on.
+func openPolicies(ctx context.Context, s config.Settings, logf func(string, ...any)) (*gateway.Policies, *gateway.Caches, func(), error) {
+	caches := &gateway.Caches{DefaultMB: s.CacheSizeMB, MaxEntryBytes: s.CacheMaxEntryBytes}
+	url := s.Redis
 	if url == "" {
 		l := policy.NewLocal(policy.SystemClock{})
-		return &gateway.Policies{Limiter: l, Quotas: l}, func() {}, nil
+		return &gateway.Policies{Limiter: l, Quotas: l}, caches, caches.Close, nil
 	}
 	opts, err := redis.ParseURL(url)
 	if err != nil {
-		return nil, nil, fmt.Errorf("redis: %w (want redis://[user:password@]host:port/db)", err)
+		return nil, nil, nil, fmt.Errorf("redis: %w (want redis://[user:password@]host:port/db)", err)
 	}
 	// Short timeouts: a plugin waits on these calls, and its on_error
 	// policy decides what a failure means.
@@ -278,7 +284,20 @@ func openPolicies(ctx context.Context, url string, logf func(string, ...any)) (*
 	} else {
 		logf("cluster mode: rate limits and quotas in redis %s", opts.Addr)
 	}
-	return &gateway.Policies{Limiter: r, Quotas: r}, func() { _ = client.Close() }, nil
+	if s.CacheL2 {
+		var mu sync.Mutex
+		var last time.Time
+		caches.L2 = func(stage string) cache.L2 { return cache.NewRedisL2(client, "wasmgate:cache:"+stage+":") }
+		caches.OnL2Error = func(stage, op string, err error) {
+			mu.Lock()
+			defer mu.Unlock()
+			if time.Since(last) >= 10*time.Second { // once per interval: the cache carries on without L2
+				last = time.Now()
+				logf("stage %s: cache L2 %s failed (%v): serving from memory until redis answers", stage, op, err)
+			}
+		}
+	}
+	return &gateway.Policies{Limiter: r, Quotas: r}, caches, func() { caches.Close(); _ = client.Close() }, nil
 }
 
 func serving(m *deploy.Manager) bool {

@@ -63,6 +63,15 @@ type Settings struct {
 	API string
 	// MaxBodyBytes bounds request bodies (413 beyond). Default 10 MiB.
 	MaxBodyBytes int64
+	// CacheSizeMB is the capacity of a stage's response cache when the
+	// stage sets none (stages set --cache-size-mb). Default 64.
+	CacheSizeMB int
+	// CacheMaxEntryBytes bounds the body of a cached response (larger
+	// responses are served but not stored). Default 1 MiB.
+	CacheMaxEntryBytes int64
+	// CacheL2 shares cached responses between the gateways of a cluster
+	// through Redis (needs Redis). Off by default.
+	CacheL2 bool
 	// ReadHeaderTimeout bounds reading request headers (slowloris).
 	// Default 10s.
 	ReadHeaderTimeout time.Duration
@@ -78,15 +87,17 @@ type Settings struct {
 // DefaultSettings returns the settings used when nothing is configured.
 func DefaultSettings() Settings {
 	return Settings{
-		Listen:            ":8080",
-		AdminListen:       "127.0.0.1:9901",
-		DataDir:           "./data",
-		MaxBodyBytes:      10 << 20,
-		ReadHeaderTimeout: 10 * time.Second,
-		IdleTimeout:       120 * time.Second,
-		ShutdownTimeout:   30 * time.Second,
-		WatchInterval:     2 * time.Second,
-		LogLevel:          "info",
+		Listen:             ":8080",
+		AdminListen:        "127.0.0.1:9901",
+		DataDir:            "./data",
+		MaxBodyBytes:       10 << 20,
+		CacheSizeMB:        64,
+		CacheMaxEntryBytes: 1 << 20,
+		ReadHeaderTimeout:  10 * time.Second,
+		IdleTimeout:        120 * time.Second,
+		ShutdownTimeout:    30 * time.Second,
+		WatchInterval:      2 * time.Second,
+		LogLevel:           "info",
 	}
 }
 
@@ -113,6 +124,9 @@ var settings = []setting{
 	{"data_dir", "directory of the plugin store, deployments and data", func(s *Settings) any { return &s.DataDir }},
 	{"api", `API document to serve; "" serves the embedded example`, func(s *Settings) any { return &s.API }},
 	{"max_body_bytes", "largest request body in bytes (413 beyond)", func(s *Settings) any { return &s.MaxBodyBytes }},
+	{"cache_size_mb", "response cache capacity of a stage that sets none, in MB", func(s *Settings) any { return &s.CacheSizeMB }},
+	{"cache_max_entry_bytes", "largest response body the cache stores", func(s *Settings) any { return &s.CacheMaxEntryBytes }},
+	{"cache_l2", "with redis: share cached responses between gateways through Redis", func(s *Settings) any { return &s.CacheL2 }},
 	{"read_header_timeout", "time allowed to read request headers", func(s *Settings) any { return &s.ReadHeaderTimeout }},
 	{"idle_timeout", "idle keep-alive connection timeout", func(s *Settings) any { return &s.IdleTimeout }},
 	{"shutdown_timeout", "time allowed to drain requests on shutdown", func(s *Settings) any { return &s.ShutdownTimeout }},
@@ -337,6 +351,15 @@ func (s *Settings) validate() []error {
 	}
 	if s.DataDir == "" {
 		bad("data_dir must not be empty")
+	}
+	if s.CacheSizeMB <= 0 {
+		bad("cache_size_mb must be positive, not %d", s.CacheSizeMB)
+	}
+	if s.CacheMaxEntryBytes <= 0 {
+		bad("cache_max_entry_bytes must be positive, not %d", s.CacheMaxEntryBytes)
+	}
+	if s.CacheL2 && s.Redis == "" {
+		bad("cache_l2 needs redis: set --redis redis://host:port/db, or turn cache_l2 off")
 	}
 	if s.MaxBodyBytes <= 0 {
 		bad("max_body_bytes must be positive, not %d", s.MaxBodyBytes)

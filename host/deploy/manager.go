@@ -154,6 +154,9 @@ func table(live map[string]*liveStage, stages map[string]*Stage) (*gateway.Table
 	for _, name := range slices.Sorted(maps.Keys(live)) {
 		ls, st := live[name], stages[name]
 		e := &gateway.TableStage{Name: name, Hosts: st.Hosts, Main: ls.main}
+		if st.Cache != nil {
+			e.Cache = &gateway.CacheSetting{Enabled: st.Cache.Enabled, SizeMB: st.Cache.SizeMB}
+		}
 		if ls.canary != nil && st.Canary != nil {
 			e.Canary, e.CanaryPercent, e.Sticky = ls.canary, st.Canary.Percent, st.Canary.Sticky
 		}

@@ -46,6 +46,10 @@ type Options struct {
 	// in memory, or Redis for a cluster); nil answers those calls
 	// UNIMPLEMENTED.
 	Policies *Policies
+	// Caches holds the stages' response caches for the plugins'
+	// cache_lookup, cache_store and cache_invalidate calls; nil answers
+	// them UNIMPLEMENTED (no cache).
+	Caches *Caches
 	// DeploymentHeader adds X-Wasmgate-Deployment (the id of the
 	// deployment that served the request) to every response: for canary
 	// checks and debugging; it tells clients which version they hit.
@@ -124,7 +128,18 @@ func (g *Gateway) Swap(s *Snapshot) *Snapshot {
 
 // SwapTable serves t (nil: nothing) and returns the previous table. The
 // caller retires the snapshots t no longer uses.
-func (g *Gateway) SwapTable(t *Table) *Table { return g.table.Swap(t) }
+func (g *Gateway) SwapTable(t *Table) *Table {
+	if t != nil && g.opts.Caches != nil {
+		settings := map[string]CacheSetting{}
+		for _, s := range t.stages {
+			if s.Cache != nil {
+				settings[s.Name] = *s.Cache
+			}
+		}
+		g.opts.Caches.Configure(settings)
+	}
+	return g.table.Swap(t)
+}
 
 // Table returns the served table (nil when nothing is served).
 func (g *Gateway) Table() *Table { return g.table.Load() }
@@ -207,6 +222,7 @@ type reqCtx struct {
 	params   []Param
 	paramBuf [4]Param
 	scheme   string
+	caches   *Caches
 }
 
 func (rc *reqCtx) param(name string) string {
@@ -316,7 +332,7 @@ func sortedPairs(m map[string]string) [][2]string {
 func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	// Not pooled: a plugin that holds its stream open past the response
 	// (on_done returned false) may still read the request's properties.
-	rc := &reqCtx{r: r, start: time.Now(), scheme: "http"}
+	rc := &reqCtx{r: r, start: time.Now(), scheme: "http", caches: g.opts.Caches}
 	if r.TLS != nil {
 		rc.scheme = "https"
 	}
@@ -453,8 +469,9 @@ func (g *Gateway) serveDirect(ctx context.Context, w http.ResponseWriter, rc *re
 var bufPool = sync.Pool{New: func() any { b := make([]byte, 32<<10); return &b }}
 
 // copyBody streams a response body, flushing as data arrives for
-// event streams and bodies of unknown length.
-func copyBody(w http.ResponseWriter, resp *http.Response) {
+// event streams and bodies of unknown length. It reports whether the
+// whole body was read and written.
+func copyBody(w http.ResponseWriter, resp *http.Response) bool {
 	bp := bufPool.Get().(*[]byte)
 	defer bufPool.Put(bp)
 	buf := *bp
@@ -464,14 +481,14 @@ func copyBody(w http.ResponseWriter, resp *http.Response) {
 		n, err := resp.Body.Read(buf)
 		if n > 0 {
 			if _, werr := w.Write(buf[:n]); werr != nil {
-				return
+				return false
 			}
 			if flush {
 				_ = rcw.Flush() // best effort: not every writer flushes
 			}
 		}
 		if err != nil {
-			return
+			return err == io.EOF
 		}
 	}
 }

@@ -26,6 +26,10 @@ func (g *Gateway) servePipeline(ctx context.Context, w http.ResponseWriter, rc *
 	if g.opts.Policies != nil {
 		x.Policies = g.opts.Policies
 	}
+	if g.opts.Caches != nil {
+		x.Caches = rc
+		x.CacheMaxBody = g.opts.Caches.MaxEntryBytes
+	}
 	for _, e := range x.Skipped {
 		g.logError(rc.id, "fail_open: "+e.Error())
 	}
@@ -120,15 +124,51 @@ func (g *Gateway) servePipeline(ctx context.Context, w http.ResponseWriter, rc *
 	x.ResponseSent()
 	w.WriteHeader(status)
 	if buffered {
-		w.Write(x.RespBody.B)
+		if _, err := w.Write(x.RespBody.B); err == nil {
+			x.CacheComplete(nil) // the body as the caching plugin saw it
+		}
+		return
+	}
+	if store, limit := x.CacheWantsBody(); store {
+		// Keep a copy of the body as it streams, for the cache.
+		cw := &captureWriter{ResponseWriter: w, limit: limit}
+		if copyBody(cw, resp) && !cw.over {
+			x.CacheComplete(cw.buf)
+		} else {
+			x.CacheAbandon()
+		}
 		return
 	}
 	copyBody(w, resp)
 }
 
+// captureWriter keeps a copy of what is written, up to limit bytes (over
+// is set beyond).
+type captureWriter struct {
+	http.ResponseWriter
+	buf   []byte
+	limit int64
+	over  bool
+}
+
+func (c *captureWriter) Write(p []byte) (int, error) {
+	if !c.over {
+		if int64(len(c.buf)+len(p)) > c.limit {
+			c.over, c.buf = true, nil
+		} else {
+			c.buf = append(c.buf, p...)
+		}
+	}
+	return c.ResponseWriter.Write(p)
+}
+
+// Unwrap lets http.ResponseController reach the real writer (Flush).
+func (c *captureWriter) Unwrap() http.ResponseWriter { return c.ResponseWriter }
+
 // writeLocal writes a plugin's local response, after the plugins before it
 // have seen its headers.
 func (g *Gateway) writeLocal(w http.ResponseWriter, rc *reqCtx, x *pipeline.Exchange) {
+	x.CacheAbandon() // a fetch this request led ends here: nothing to store
 	l := x.Local()
 	f := wasm.NewFields(append([][2]string{{":status", strconv.Itoa(l.StatusCode)}}, l.Headers...))
 	x.RespHeaders = f

@@ -40,6 +40,9 @@ type TableStage struct {
 	// address), "header:NAME" or "cookie:NAME" (its value; requests
 	// without it are split at random). "" splits every request at random.
 	Sticky string
+	// Cache is the stage's response cache setting; nil: a cache of
+	// Caches.DefaultMB, created when a plugin first uses it.
+	Cache *CacheSetting
 }
 
 // NewTable indexes stages; names and host names must be unique.

@@ -106,6 +106,13 @@ type Exchange struct {
 	// answers them UNIMPLEMENTED.
 	Policies wasm.PolicyHost
 
+	// Caches gives the plugins' cache calls the stage's response cache;
+	// nil answers them UNIMPLEMENTED. CacheMaxBody bounds a stored body
+	// (default DefaultCacheMaxBody).
+	Caches       CacheSource
+	CacheMaxBody int64
+	cache        cacheState
+
 	// LoadBody reads the whole request body into ReqBody; RequestHeaders
 	// calls it when a plugin that handles the body pauses its headers.
 	// Nil: the body is only delivered by RequestBody.
@@ -190,6 +197,9 @@ func (x *Exchange) runThen(i int, call func(*wasm.Stream) (abi.Action, error), p
 	act, err := call(s)
 	if err != nil {
 		return x.failed(i, err)
+	}
+	if err := x.resolveLookup(i); err != nil {
+		return err
 	}
 	if act == abi.ActionContinue || x.Local() != nil {
 		return nil
@@ -325,10 +335,12 @@ func (x *Exchange) respSteps() int {
 // replace the response with a local one (see Local) as long as nothing was
 // sent downstream.
 func (x *Exchange) ResponseHeaders(endOfStream bool) error {
+	defer x.afterResponseHeaders()
 	if !x.chain.respHeaders {
 		return nil
 	}
 	for i := x.respSteps() - 1; i >= 0; i-- {
+		x.snapshotHeaders(i)
 		n := x.RespHeaders.Len()
 		if err := x.run(i, func(s *wasm.Stream) (abi.Action, error) { return s.OnResponseHeaders(n, endOfStream) }); err != nil {
 			return err
@@ -343,6 +355,7 @@ func (x *Exchange) ResponseBody() error {
 		return nil
 	}
 	for i := x.respSteps() - 1; i >= 0; i-- {
+		x.snapshotBody(i)
 		if err := x.run(i, func(s *wasm.Stream) (abi.Action, error) { return s.OnResponseBody(len(x.RespBody.B), true) }); err != nil {
 			return err
 		}
@@ -360,6 +373,7 @@ func (x *Exchange) ResponseSent() {
 
 // Close ends every stream (on_done, on_log, on_delete).
 func (x *Exchange) Close() {
+	x.CacheAbandon()
 	for i, s := range x.streams {
 		if s != nil {
 			_ = s.Close() // a failure here poisons that instance; the response is out already

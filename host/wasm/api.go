@@ -370,3 +370,30 @@ var (
 	ErrPolicyArgument = errors.New("policy argument out of range")
 	ErrNoPolicy       = errors.New("no policy store configured")
 )
+
+// CacheHost may be implemented by a StreamHost to back the wasmgate
+// response cache calls (cache_lookup, cache_store, cache_invalidate) of
+// its stream; without it they answer UNIMPLEMENTED. The calls only record
+// what the plugin asked: the waiting a lookup may need happens after the
+// callback returns, without holding the instance.
+type CacheHost interface {
+	// CacheLookup reports a hit (the host answers the request with the
+	// stored response plus hitHeaders), or a miss to be resolved after
+	// the callback. Errors: ErrNoCache, ErrCacheArgument.
+	CacheLookup(key string, hitHeaders [][2]string) (hit bool, err error)
+	// CacheStore asks for the response of the request whose lookup
+	// missed to be stored for ttl. Errors: ErrNotFilling.
+	CacheStore(ttl time.Duration) error
+	// CacheInvalidate deletes key. Errors: ErrNoCache.
+	CacheInvalidate(key string) error
+}
+
+// Errors of a CacheHost: ErrNoCache when the stage's cache is off
+// (UNIMPLEMENTED for the guest), ErrCacheArgument for a bad or repeated
+// lookup (BAD_ARGUMENT), ErrNotFilling when cache_store is called by a
+// request that is not fetching a key (NOT_FOUND).
+var (
+	ErrNoCache       = errors.New("the stage has no response cache")
+	ErrCacheArgument = errors.New("bad cache call")
+	ErrNotFilling    = errors.New("this request is not fetching a cache key")
+)

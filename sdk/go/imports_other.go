@@ -52,3 +52,6 @@ func wasmgateTokenBucketTake(string, int64, uint32, uint32, *uint32, *uint32, *u
 	return unimplemented
 }
 func wasmgateQuotaUse(string, uint32, int64, int64, *uint64, *uint64) uint32 { return unimplemented }
+func wasmgateCacheLookup(string, unsafe.Pointer, uint32) uint32              { return unimplemented }
+func wasmgateCacheStore(int64) uint32                                        { return unimplemented }
+func wasmgateCacheInvalidate(string) uint32                                  { return unimplemented }

@@ -106,3 +106,12 @@ func wasmgateTokenBucketTake(key string, rateMilli int64, burst, cost uint32, re
 
 //go:wasmimport wasmgate quota_use
 func wasmgateQuotaUse(key string, period uint32, limit, n int64, remaining, resetUnixMs *uint64) uint32
+
+//go:wasmimport wasmgate cache_lookup
+func wasmgateCacheLookup(key string, hitHeaders unsafe.Pointer, hitHeadersSize uint32) uint32
+
+//go:wasmimport wasmgate cache_store
+func wasmgateCacheStore(ttlMs int64) uint32
+
+//go:wasmimport wasmgate cache_invalidate
+func wasmgateCacheInvalidate(key string) uint32

@@ -156,7 +156,7 @@ type item struct {
 // for concurrent use.
 type Cache struct {
 	rc          *ristretto.Cache[string, *item]
-	maxBytes    int64
+	maxBytes    atomic.Int64
 	clock       func() time.Time
 	ownClock    bool // Options.Clock was set: check freshness with it on Get
 	l2          L2
@@ -184,7 +184,6 @@ func New(opts Options) (*Cache, error) {
 		return nil, errors.New("cache: MaxBytes must be > 0")
 	}
 	c := &Cache{
-		maxBytes:    opts.MaxBytes,
 		clock:       opts.Clock,
 		l2:          opts.L2,
 		fillTimeout: opts.FillTimeout,
@@ -193,6 +192,7 @@ func New(opts Options) (*Cache, error) {
 		onL2Error:   opts.OnL2Error,
 		flights:     make(map[string]*flight),
 	}
+	c.maxBytes.Store(opts.MaxBytes)
 	if c.clock == nil {
 		c.clock = time.Now
 	} else {
@@ -250,6 +250,32 @@ func (c *Cache) Get(key string) (*Entry, bool) {
 	return nil, false
 }
 
+// Resize changes the L1 capacity (MaxBytes); entries over the new size are
+// evicted as new ones are stored. maxBytes <= 0 is ignored.
+func (c *Cache) Resize(maxBytes int64) {
+	if maxBytes <= 0 || c.closed.Load() {
+		return
+	}
+	c.maxBytes.Store(maxBytes)
+	c.rc.UpdateMaxCost(maxBytes)
+}
+
+// MaxBytes is the L1 capacity.
+func (c *Cache) MaxBytes() int64 { return c.maxBytes.Load() }
+
+// Now is the cache's clock (Options.Clock): for the Age of an entry.
+func (c *Cache) Now() time.Time { return c.clock() }
+
+// Peek is Get for a caller that follows a miss with Lookup: it counts a
+// hit, but not a miss (Lookup counts that).
+func (c *Cache) Peek(key string) (*Entry, bool) {
+	if e := c.get(key); e != nil {
+		c.hits.add(1)
+		return e, true
+	}
+	return nil, false
+}
+
 func (c *Cache) get(key string) *Entry {
 	if c.closed.Load() {
 		return nil
@@ -301,7 +327,7 @@ func (c *Cache) setL1(key string, e *Entry, wait bool) bool {
 		return false
 	}
 	cost := Cost(key, e)
-	if cost > c.maxBytes {
+	if cost > c.maxBytes.Load() {
 		return false
 	}
 	expires := e.Expires()

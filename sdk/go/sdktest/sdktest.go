@@ -46,6 +46,7 @@ import (
 	"github.com/wasmgate/wasmgate/abi"
 	"github.com/wasmgate/wasmgate/host/gateway"
 	"github.com/wasmgate/wasmgate/host/policy"
+	"github.com/wasmgate/wasmgate/host/policy/cache"
 	"github.com/wasmgate/wasmgate/host/wasm"
 )
 
@@ -82,6 +83,14 @@ type Options struct {
 	// in-memory store on the real clock, one per Harness; pass
 	// &gateway.Policies{...} over policy.NewLocal(clock) to control time.
 	Policies wasm.PolicyHost
+	// Cache is the response cache behind sdk.CacheLookup, CacheStore and
+	// CacheInvalidate. The default is a 16 MiB cache per Harness on the
+	// real clock; pass cache.New(cache.Options{Clock: ...}) to control
+	// time, or share one between harnesses.
+	Cache *cache.Cache
+	// NoCache answers the cache calls UNIMPLEMENTED, as on a stage whose
+	// cache is off.
+	NoCache bool
 }
 
 // Request is a request sent to the plugin. Empty Method, Path and
@@ -168,6 +177,14 @@ func NewE(t testing.TB, wasmBytes []byte, opts Options) (*Harness, error) {
 	if opts.Policies == nil {
 		l := policy.NewLocal(policy.SystemClock{})
 		opts.Policies = &gateway.Policies{Limiter: l, Quotas: l}
+	}
+	if opts.Cache == nil && !opts.NoCache {
+		c, err := cache.New(cache.Options{MaxBytes: 16 << 20})
+		if err != nil {
+			return nil, err
+		}
+		t.Cleanup(c.Close)
+		opts.Cache = c
 	}
 	h := &Harness{t: t, opts: opts}
 	ctx := context.Background()

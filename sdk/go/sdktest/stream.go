@@ -30,6 +30,7 @@ type stream struct {
 	reset     bool
 	failed    error
 	wake      chan struct{}
+	cache     cacheState
 }
 
 var _ wasm.StreamHost = (*stream)(nil)
@@ -292,6 +293,7 @@ func (s *stream) run() (res *Result) {
 	}()
 
 	hasBody, hasTrailers := len(s.reqBody.B) > 0, s.reqTrailers != nil
+	defer s.finishFill(true) // a fill not completed below is given up
 	o := s.request(res, st, hasBody, hasTrailers)
 	if o == stop {
 		return res
@@ -308,8 +310,10 @@ func (s *stream) run() (res *Result) {
 		if resp == nil {
 			resp = &Response{Status: 200, Body: []byte("ok")}
 		}
+		s.snapshotResponse(resp)
 	}
-	s.respond(res, st, resp)
+	replaced := s.respond(res, st, resp)
+	s.finishFill(replaced || res.Err != nil)
 	return res
 }
 
@@ -318,6 +322,9 @@ func (s *stream) request(res *Result, st *wasm.Stream, hasBody, hasTrailers bool
 	t := abi.StreamHTTPRequest
 	s.resetContinue(t)
 	a, err := st.OnRequestHeaders(s.reqHeaders.Len(), !hasBody && !hasTrailers)
+	if err == nil {
+		err = s.resolveLookup()
+	}
 	if o := s.check(res, "the request headers", t, a, err); o != proceed {
 		return o
 	}
@@ -338,8 +345,9 @@ func (s *stream) request(res *Result, st *wasm.Stream, hasBody, hasTrailers bool
 	return proceed
 }
 
-// respond delivers the response phases over resp and fills res.
-func (s *stream) respond(res *Result, st *wasm.Stream, resp *Response) {
+// respond delivers the response phases over resp and fills res. It
+// reports whether a local response replaced resp.
+func (s *stream) respond(res *Result, st *wasm.Stream, resp *Response) bool {
 	status := resp.Status
 	if status == 0 {
 		status = 200
@@ -372,7 +380,9 @@ func (s *stream) respond(res *Result, st *wasm.Stream, resp *Response) {
 		s.respHeaders = wasm.NewFields(append([][2]string{{":status", strconv.Itoa(r.Status)}}, r.Headers...))
 		s.respBody = &wasm.Buffer{B: r.Body}
 		s.respTrailers = nil
+		return true
 	}
+	return false
 }
 
 // takeLocal consumes the pending local response.
