@@ -169,5 +169,12 @@ func stageLine(st deploy.Stage) string {
 	if len(st.Pins) > 0 {
 		s += ", pins " + pinsText(st.Pins)
 	}
+	switch c := st.Cache; {
+	case c == nil:
+	case !c.Enabled:
+		s += ", cache off"
+	case c.SizeMB > 0:
+		s += fmt.Sprintf(", cache %d MB", c.SizeMB)
+	}
 	return s
 }

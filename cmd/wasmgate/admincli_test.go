@@ -215,6 +215,17 @@ func TestCLI(t *testing.T) {
 	if out := e.ok("stages", "set", "beta", "--deployment", "d-1"); out != "beta serves d-1\n" {
 		t.Fatalf("new stage: %q", out)
 	}
+	if out := e.ok("stages", "set", "beta", "--cache-size-mb", "8"); out != "beta serves d-1, cache 8 MB\n" {
+		t.Fatalf("cache size: %q", out)
+	}
+	if out := e.ok("stages", "set", "beta", "--cache", "off"); out != "beta serves d-1, cache off\n" {
+		t.Fatalf("cache off: %q", out)
+	}
+	if s, _ := e.m.Stage("beta"); s.Cache == nil || s.Cache.Enabled || s.Cache.SizeMB != 8 {
+		t.Fatalf("stage cache setting: %+v", s.Cache)
+	}
+	e.fails("want on or off", "stages", "set", "beta", "--cache", "maybe")
+	e.fails("want 1 or more", "stages", "set", "beta", "--cache-size-mb", "0")
 	e.fails("give the deployment it serves", "stages", "set", "gamma", "--var", "a=b")
 	e.fails("want NAME=VALUE", "stages", "set", "beta", "--var", "novalue")
 	if out := e.ok("stages", "delete", "beta"); out != "stage beta deleted\n" {

@@ -65,7 +65,8 @@ func stagesShowCmd(conn *adminConn) *cobra.Command {
 }
 
 func stagesSetCmd(conn *adminConn) *cobra.Command {
-	var deployment string
+	var deployment, cacheMode string
+	var cacheMB int
 	var vars, unset, hosts []string
 	cmd := &cobra.Command{
 		Use:   "set NAME",
@@ -73,9 +74,11 @@ func stagesSetCmd(conn *adminConn) *cobra.Command {
 		Long: `Create a stage (--deployment is then required) or change the settings
 given, keeping the others: --var sets a stage variable (the others stay),
 --unset-var removes one, --host replaces the host names (--host "" removes
-them all). Pointing a stage at another deployment this way counts as a
-deploy in the history.`,
-		Example: `  wasmgate stages set beta --deployment d-9 --host beta.example.com --var backend=https://beta.internal`,
+them all), --cache off turns the stage's response cache off (on turns it
+back on) and --cache-size-mb sizes it. Pointing a stage at another
+deployment this way counts as a deploy in the history.`,
+		Example: `  wasmgate stages set beta --deployment d-9 --host beta.example.com --var backend=https://beta.internal
+  wasmgate stages set prod --cache-size-mb 256`,
 		Args:    cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			name := args[0]
@@ -113,6 +116,28 @@ deploy in the history.`,
 			if cmd.Flags().Changed("host") {
 				spec.Hosts = slices.DeleteFunc(slices.Clone(hosts), func(h string) bool { return h == "" })
 			}
+			if cmd.Flags().Changed("cache") || cmd.Flags().Changed("cache-size-mb") {
+				c := deploy.Cache{Enabled: true}
+				if spec.Cache != nil {
+					c = *spec.Cache
+				}
+				switch cacheMode {
+				case "on":
+					c.Enabled = true
+				case "off":
+					c.Enabled = false
+				case "":
+				default:
+					return fmt.Errorf("--cache %q: want on or off", cacheMode)
+				}
+				if cmd.Flags().Changed("cache-size-mb") {
+					if cacheMB < 1 {
+						return fmt.Errorf("--cache-size-mb %d: want 1 or more (turn the cache off with --cache off)", cacheMB)
+					}
+					c.SizeMB = cacheMB
+				}
+				spec.Cache = &c
+			}
 			st, err := c.PutStage(cmd.Context(), name, spec)
 			if err != nil {
 				return explain(c, err)
@@ -126,6 +151,8 @@ deploy in the history.`,
 	f.StringArrayVar(&vars, "var", nil, "stage variable NAME=VALUE (repeatable)")
 	f.StringArrayVar(&unset, "unset-var", nil, "stage variable to remove (repeatable)")
 	f.StringArrayVar(&hosts, "host", nil, `host name selecting the stage (repeatable; replaces the list, "" clears it)`)
+	f.StringVar(&cacheMode, "cache", "", "the stage's response cache: on or off")
+	f.IntVar(&cacheMB, "cache-size-mb", 0, "the stage's response cache size in MB (default: the server's cache_size_mb)")
 	return cmd
 }
 
