@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"github.com/wasmgate/wasmgate/host/gateway"
+	"github.com/wasmgate/wasmgate/host/policy/cache"
+	"github.com/wasmgate/wasmgate/internal/redistest"
 )
 
 // countingUpstream answers GET /items/... with a body naming the call
@@ -319,5 +321,43 @@ func TestCacheStageOff(t *testing.T) {
 	do(t, nil, "GET", e.base+"/prod/items/off", nil)
 	if r := do(t, nil, "GET", e.base+"/prod/items/off", nil); r.header.Get("X-Cache") != "Hit" {
 		t.Fatalf("turned on again: X-Cache %q, want Hit", r.header.Get("X-Cache"))
+	}
+}
+
+// TestCacheL2SharedByTwoGateways: two gateways (each with its own Redis
+// client, as two processes) share cached responses through Redis: a miss
+// on the first is a hit on the second; with Redis gone each falls back to
+// its own memory and keeps serving.
+func TestCacheL2SharedByTwoGateways(t *testing.T) {
+	srv := redistest.Start(t)
+	up := newCountingUpstream(t)
+	var bases []string
+	for i := 0; i < 2; i++ {
+		client := srv.Client(t)
+		caches := &gateway.Caches{DefaultMB: 4, L2: func(stage string) cache.L2 {
+			return cache.NewRedisL2(client, "e2e:cache:"+stage+":")
+		}}
+		t.Cleanup(caches.Close)
+		e := startGateway(t, cacheDoc(up.URL), nil, func(o *gateway.Options) { o.Caches = caches })
+		bases = append(bases, e.base)
+	}
+	a := do(t, nil, "GET", bases[0]+"/prod/items/shared", nil)
+	b := do(t, nil, "GET", bases[1]+"/prod/items/shared", nil)
+	if a.header.Get("X-Cache") != "Miss" || b.header.Get("X-Cache") != "Hit" || a.body != b.body || up.count("/items/shared") != 1 {
+		t.Fatalf("gateway 1: %s, gateway 2: %s (%q vs %q), upstream calls %d; want Miss, Hit, one call",
+			a.header.Get("X-Cache"), b.header.Get("X-Cache"), a.body, b.body, up.count("/items/shared"))
+	}
+
+	srv.Stop()
+	for i, base := range bases {
+		for j, want := range []string{"Miss", "Hit"} {
+			r := do(t, nil, "GET", base+"/prod/items/down", nil)
+			if r.status != 200 || r.header.Get("X-Cache") != want {
+				t.Fatalf("Redis down, gateway %d request %d: %d X-Cache %q, want 200 %s", i+1, j, r.status, r.header.Get("X-Cache"), want)
+			}
+		}
+	}
+	if n := up.count("/items/down"); n != 2 {
+		t.Fatalf("Redis down: upstream calls %d, want 2 (one per gateway)", n)
 	}
 }
