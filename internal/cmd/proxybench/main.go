@@ -2,7 +2,8 @@
 // net/http/httputil.ReverseProxy on the same upstream, in one run, with
 // the same load: an empty wasmgate pipeline, a 4-plugin pipeline, a
 // rate-limit plugin whose limit is never reached (the cost of the check),
-// and the baseline. It prints req/s, p50/p99 latency and proxy CPU per request,
+// the cache plugin answering every request from the stage's cache (all
+// hits after the first), and the baseline. It prints req/s, p50/p99 latency and proxy CPU per request,
 // with ratios to the baseline.
 //
 //	go run ./internal/cmd/proxybench -wasmgate bin/wasmgate -plugins cmd/wasmgate/embedded/plugins
@@ -73,6 +74,12 @@ func main() {
 			// token bucket take in the in-memory store per request).
 			return wasmgateCmd(*wasmgate, *plugins, dir, "ratelimit", port, up,
 				[]string{`{plugin: rate-limit, config: {rate: 1000000000, burst: 1000000000, key: [route, ip]}}`})
+		}},
+		{"wasmgate, cache plugin (hits)", func(port string) *exec.Cmd {
+			// Every request after the first is a hit: answered from the
+			// stage's cache without the upstream.
+			return wasmgateCmd(*wasmgate, *plugins, dir, "cache", port, up,
+				[]string{`{plugin: cache, config: {ttl: 3600}}`})
 		}},
 	}
 	var results []result
@@ -251,6 +258,10 @@ func report(rs []result) {
 	if len(rs) >= 4 {
 		fmt.Printf("rate-limit vs empty pipeline: %.2f× req/s, %.1f µs CPU per request for the plugin\n",
 			rs[3].rps()/rs[1].rps(), rs[3].cpuPerReq()-rs[1].cpuPerReq())
+	}
+	if len(rs) >= 5 {
+		fmt.Printf("cache hits vs baseline: %.2f× req/s, %.2f× CPU per request (vs empty pipeline: %.2f× req/s)\n",
+			rs[4].rps()/base.rps(), rs[4].cpuPerReq()/base.cpuPerReq(), rs[4].rps()/rs[1].rps())
 	}
 }
 
