@@ -79,7 +79,7 @@ func TestAPIKeyVerify(t *testing.T) {
 		{"unknown key", "/k", "the-secret-value-012345678X", keys, '1', "", true},
 		{"empty key", "/k", "", keys, '1', "", false},
 		{"store failure", "/k", "the-secret-value-0123456789", fail(errors.New("disk on fire")), ':', "", true}, // INTERNAL_FAILURE 10
-		{"no key store", "/k", "the-secret-value-0123456789", fail(ErrNoAPIKeys), '<', "", true},             // UNIMPLEMENTED 12
+		{"no key store", "/k", "the-secret-value-0123456789", fail(ErrNoAPIKeys), '<', "", true},                // UNIMPLEMENTED 12
 		{"host without APIKeyHost", "/k", "the-secret-value-0123456789", nil, '<', "", false},
 		{"value out of bounds", "/v", "the-secret-value-0123456789", keys, '6', "", false},
 		{"return pointer out of bounds", "/r", "the-secret-value-0123456789", keys, '6', "", false},
