@@ -46,6 +46,9 @@ type Options struct {
 	// in memory, or Redis for a cluster); nil answers those calls
 	// UNIMPLEMENTED.
 	Policies *Policies
+	// APIKeys backs the plugins' api_key_verify calls (host/apikeys);
+	// nil answers them UNIMPLEMENTED.
+	APIKeys pipeline.APIKeys
 	// DeploymentHeader adds X-Wasmgate-Deployment (the id of the
 	// deployment that served the request) to every response: for canary
 	// checks and debugging; it tells clients which version they hit.

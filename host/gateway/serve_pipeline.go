@@ -26,6 +26,7 @@ func (g *Gateway) servePipeline(ctx context.Context, w http.ResponseWriter, rc *
 	if g.opts.Policies != nil {
 		x.Policies = g.opts.Policies
 	}
+	x.APIKeys = g.opts.APIKeys
 	for _, e := range x.Skipped {
 		g.logError(rc.id, "fail_open: "+e.Error())
 	}

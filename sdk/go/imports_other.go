@@ -52,3 +52,4 @@ func wasmgateTokenBucketTake(string, int64, uint32, uint32, *uint32, *uint32, *u
 	return unimplemented
 }
 func wasmgateQuotaUse(string, uint32, int64, int64, *uint64, *uint64) uint32 { return unimplemented }
+func wasmgateAPIKeyVerify(string, *uint32, *uint32) uint32                   { return unimplemented }

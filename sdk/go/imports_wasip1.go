@@ -106,3 +106,6 @@ func wasmgateTokenBucketTake(key string, rateMilli int64, burst, cost uint32, re
 
 //go:wasmimport wasmgate quota_use
 func wasmgateQuotaUse(key string, period uint32, limit, n int64, remaining, resetUnixMs *uint64) uint32
+
+//go:wasmimport wasmgate api_key_verify
+func wasmgateAPIKeyVerify(value string, retData, retSize *uint32) uint32

@@ -45,6 +45,7 @@ import (
 
 	"github.com/wasmgate/wasmgate/abi"
 	"github.com/wasmgate/wasmgate/host/gateway"
+	"github.com/wasmgate/wasmgate/host/pipeline"
 	"github.com/wasmgate/wasmgate/host/policy"
 	"github.com/wasmgate/wasmgate/host/wasm"
 )
@@ -82,6 +83,11 @@ type Options struct {
 	// in-memory store on the real clock, one per Harness; pass
 	// &gateway.Policies{...} over policy.NewLocal(clock) to control time.
 	Policies wasm.PolicyHost
+	// APIKeys backs the plugin's sdk.VerifyAPIKey calls, for the stage in
+	// Properties["wasmgate.stage"]: typically a host/apikeys.Store opened
+	// in t.TempDir() with the keys and plans of the test. Nil answers
+	// them UNIMPLEMENTED, as a gateway without a key store does.
+	APIKeys pipeline.APIKeys
 }
 
 // Request is a request sent to the plugin. Empty Method, Path and
