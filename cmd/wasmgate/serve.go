@@ -29,6 +29,7 @@ import (
 	"github.com/wasmgate/wasmgate/abi"
 	"github.com/wasmgate/wasmgate/examples"
 	"github.com/wasmgate/wasmgate/host/admin"
+	"github.com/wasmgate/wasmgate/host/apikeys"
 	"github.com/wasmgate/wasmgate/host/config"
 	"github.com/wasmgate/wasmgate/host/deploy"
 	"github.com/wasmgate/wasmgate/host/gateway"
@@ -134,12 +135,18 @@ func serve(ctx context.Context, s *config.Settings, configDir string, pluginDirs
 		return err
 	}
 	defer store.Close()
+	keys, err := apikeys.Open(filepath.Join(s.DataDir, apikeys.StoreFile), apikeys.Options{})
+	if err != nil {
+		return err
+	}
+	defer keys.Close()
 	g := gateway.New(gateway.Options{
 		Engine:           engine,
 		Services:         store,
 		MaxBodyBytes:     s.MaxBodyBytes,
 		DeploymentHeader: s.DeploymentHeader || demo, // the example shows which deployment answered
 		Policies:         policies,
+		APIKeys:          keys,
 		ErrorLog:         func(id, msg string) { logf("request %s: %s", id, msg) },
 	})
 
@@ -236,7 +243,7 @@ func serve(ctx context.Context, s *config.Settings, configDir string, pluginDirs
 	if err := srv.Start(); err != nil {
 		return err
 	}
-	adminErr, stopAdmin, err := startAdmin(s, m, logf)
+	adminErr, stopAdmin, err := startAdmin(s, m, keys, logf)
 	if err != nil {
 		_ = srv.Shutdown(context.Background())
 		return err
@@ -340,7 +347,7 @@ func readPluginDir(dir string) ([]deploy.PluginFile, error) {
 
 // startAdmin serves the admin API when admin_listen is set. It refuses a
 // non-loopback address without a token.
-func startAdmin(s *config.Settings, m *deploy.Manager, logf func(string, ...any)) (<-chan error, func(), error) {
+func startAdmin(s *config.Settings, m *deploy.Manager, keys *apikeys.Store, logf func(string, ...any)) (<-chan error, func(), error) {
 	errc := make(chan error, 1)
 	if s.AdminListen == "" {
 		return errc, func() {}, nil
@@ -353,7 +360,7 @@ func startAdmin(s *config.Settings, m *deploy.Manager, logf func(string, ...any)
 		return nil, nil, fmt.Errorf("admin_listen: %w", err)
 	}
 	srv := &http.Server{
-		Handler:           admin.New(m, admin.Options{Token: s.AdminToken, Log: logf}),
+		Handler:           admin.New(m, admin.Options{Token: s.AdminToken, APIKeys: keys, Log: logf}),
 		ReadHeaderTimeout: s.ReadHeaderTimeout,
 		IdleTimeout:       s.IdleTimeout,
 	}
