@@ -219,7 +219,9 @@ func TestThrottle(t *testing.T) {
 		t.Fatalf("a second later: %d", r.Status)
 	}
 	// The route override: POST /pets has a burst of 1.
-	post := func() int { return h.Do(&sdktest.Request{Method: "POST", Path: "/pets", Headers: [][2]string{key(b)}}).Status }
+	post := func() int {
+		return h.Do(&sdktest.Request{Method: "POST", Path: "/pets", Headers: [][2]string{key(b)}}).Status
+	}
 	if got := []int{post(), post()}; got[0] != 200 || got[1] != 429 {
 		t.Fatalf("POST /pets with a route throttle of burst 1: %v", got)
 	}
