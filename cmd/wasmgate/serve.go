@@ -50,8 +50,9 @@ func serveCmd() *cobra.Command {
 (--tls-listen, --http3), with the admin API on --admin-listen.
 
 What is served is kept in the data directory (--data-dir): plugins,
-deployments and stages, changed with the admin API and the CLI (wasmgate
-deploy, rollback, pin, canary, ...). At start-up serve also deploys, when
+deployments and stages, API keys and usage plans, changed with the admin
+API and the CLI (wasmgate deploy, rollback, pin, canary, apikeys,
+usageplans, ...). At start-up serve also deploys, when
 it changed since it was last deployed:
   --api FILE        that document, to the stages it declares (x-wasmgate-stages;
                     none: served at the root);
