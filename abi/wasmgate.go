@@ -77,9 +77,28 @@ const (
 	// misses. Returns OK, UNIMPLEMENTED when the stage's cache is off,
 	// BAD_ARGUMENT for an empty key.
 	ExtCacheInvalidate = "cache_invalidate"
-	// ExtUsagePlan(key_ptr, key_size, return_value_ptr, return_value_size)
-	// returns the JSON usage plan attached to an API key id.
-	ExtUsagePlan = "usage_plan"
+	// ExtAPIKeyVerify(value_ptr, value_size, return_json_ptr,
+	// return_json_size) looks up the API key whose value (the secret a
+	// client sent, e.g. in x-api-key) is the given bytes. Returns OK with
+	// a JSON document
+	//
+	//	{"id":"k-…","name":"…","plan":{"id":"p-…","name":"…",
+	//	 "throttle":{"rate":10,"burst":20} or null,
+	//	 "quota":{"limit":10000,"period":"month"} or null,
+	//	 "route_throttles":{"GET /pets/{id}":{"rate":1,"burst":2}}} or null}
+	//
+	// for an enabled key; "plan" is the key's usage plan for the stage
+	// serving the request, null when the key is in no plan for that stage
+	// (the plugin decides: the api-key plugin answers 403, as API Gateway
+	// does, unless configured otherwise). The host never answers
+	// FORBIDDEN: the refusal is the plugin's. On OK the host records the
+	// key's id on the request as the property wasmgate.api_key.id, which
+	// plugins cannot set themselves. NOT_FOUND for an unknown or disabled
+	// key (an empty value included), or outside an HTTP context;
+	// UNIMPLEMENTED when the gateway has no key store; INVALID_MEMORY_ACCESS
+	// for pointers out of bounds. The value is compared by its SHA-256:
+	// the host keeps no plaintext.
+	ExtAPIKeyVerify = "api_key_verify"
 )
 
 // Quota periods of ExtQuotaUse.
@@ -98,7 +117,7 @@ var ExtFunctions = map[string]Signature{
 	ExtCacheLookup:      {i32s(4), i32s(1)},
 	ExtCacheStore:       {[]ValType{I64}, i32s(1)},
 	ExtCacheInvalidate:  {i32s(2), i32s(1)},
-	ExtUsagePlan:        {i32s(4), i32s(1)},
+	ExtAPIKeyVerify:     {i32s(4), i32s(1)},
 }
 
 // ExportYield is the optional export a standard-Go plugin offers so the host

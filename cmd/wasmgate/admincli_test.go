@@ -15,6 +15,7 @@ import (
 	"testing"
 
 	"github.com/wasmgate/wasmgate/host/admin"
+	"github.com/wasmgate/wasmgate/host/apikeys"
 	"github.com/wasmgate/wasmgate/host/deploy"
 	"github.com/wasmgate/wasmgate/host/gateway"
 	"github.com/wasmgate/wasmgate/internal/deploytest"
@@ -23,12 +24,13 @@ import (
 // cliEnv is the admin API over a real Manager, and the CLI pointed at it
 // through WASMGATE_ADMIN and WASMGATE_ADMIN_TOKEN.
 type cliEnv struct {
-	t   *testing.T
-	m   *deploy.Manager
-	gw  *gateway.Gateway
-	up  *httptest.Server
-	srv *httptest.Server
-	dir string
+	t    *testing.T
+	m    *deploy.Manager
+	gw   *gateway.Gateway
+	up   *httptest.Server
+	srv  *httptest.Server
+	dir  string
+	keys *apikeys.Store
 }
 
 func newCLIEnv(t *testing.T) *cliEnv {
@@ -45,7 +47,12 @@ func newCLIEnv(t *testing.T) *cliEnv {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { e.m.Close() })
-	e.srv = httptest.NewServer(admin.New(e.m, admin.Options{Token: "tok", Log: t.Logf}))
+	e.keys, err = apikeys.Open(filepath.Join(e.dir, "data", apikeys.StoreFile), apikeys.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { e.keys.Close() })
+	e.srv = httptest.NewServer(admin.New(e.m, admin.Options{Token: "tok", APIKeys: e.keys, Log: t.Logf}))
 	t.Cleanup(e.srv.Close)
 	t.Setenv("WASMGATE_ADMIN", e.srv.URL)
 	t.Setenv("WASMGATE_ADMIN_TOKEN", "tok")

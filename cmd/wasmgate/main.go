@@ -33,6 +33,6 @@ func rootCmd() *cobra.Command {
 	}
 	root.AddCommand(serveCmd(), validateCmd(), requestCmd())
 	root.AddCommand(deployCmd(), stagesCmd(), rollbackCmd(), pinCmd(), unpinCmd(), canaryCmd(),
-		pluginCmd(), historyCmd(), exportCmd())
+		pluginCmd(), historyCmd(), exportCmd(), apikeysCmd(), usageplansCmd())
 	return root
 }

@@ -30,6 +30,7 @@ import (
 	"github.com/wasmgate/wasmgate/abi"
 	"github.com/wasmgate/wasmgate/examples"
 	"github.com/wasmgate/wasmgate/host/admin"
+	"github.com/wasmgate/wasmgate/host/apikeys"
 	"github.com/wasmgate/wasmgate/host/config"
 	"github.com/wasmgate/wasmgate/host/deploy"
 	"github.com/wasmgate/wasmgate/host/gateway"
@@ -51,8 +52,9 @@ func serveCmd() *cobra.Command {
 (--tls-listen, --http3), with the admin API on --admin-listen.
 
 What is served is kept in the data directory (--data-dir): plugins,
-deployments and stages, changed with the admin API and the CLI (wasmgate
-deploy, rollback, pin, canary, ...). At start-up serve also deploys, when
+deployments and stages, API keys and usage plans, changed with the admin
+API and the CLI (wasmgate deploy, rollback, pin, canary, apikeys,
+usageplans, ...). At start-up serve also deploys, when
 it changed since it was last deployed:
   --api FILE        that document, to the stages it declares (x-wasmgate-stages;
                     none: served at the root);
@@ -136,6 +138,11 @@ func serve(ctx context.Context, s *config.Settings, configDir string, pluginDirs
 		return err
 	}
 	defer store.Close()
+	keys, err := apikeys.Open(filepath.Join(s.DataDir, apikeys.StoreFile), apikeys.Options{})
+	if err != nil {
+		return err
+	}
+	defer keys.Close()
 	g := gateway.New(gateway.Options{
 		Engine:           engine,
 		Services:         store,
@@ -143,6 +150,7 @@ func serve(ctx context.Context, s *config.Settings, configDir string, pluginDirs
 		DeploymentHeader: s.DeploymentHeader || demo, // the example shows which deployment answered
 		Policies:         policies,
 		Caches:           caches,
+		APIKeys:          keys,
 		ErrorLog:         func(id, msg string) { logf("request %s: %s", id, msg) },
 	})
 
@@ -239,7 +247,7 @@ func serve(ctx context.Context, s *config.Settings, configDir string, pluginDirs
 	if err := srv.Start(); err != nil {
 		return err
 	}
-	adminErr, stopAdmin, err := startAdmin(s, m, logf)
+	adminErr, stopAdmin, err := startAdmin(s, m, keys, logf)
 	if err != nil {
 		_ = srv.Shutdown(context.Background())
 		return err
@@ -359,7 +367,7 @@ func readPluginDir(dir string) ([]deploy.PluginFile, error) {
 
 // startAdmin serves the admin API when admin_listen is set. It refuses a
 // non-loopback address without a token.
-func startAdmin(s *config.Settings, m *deploy.Manager, logf func(string, ...any)) (<-chan error, func(), error) {
+func startAdmin(s *config.Settings, m *deploy.Manager, keys *apikeys.Store, logf func(string, ...any)) (<-chan error, func(), error) {
 	errc := make(chan error, 1)
 	if s.AdminListen == "" {
 		return errc, func() {}, nil
@@ -372,7 +380,7 @@ func startAdmin(s *config.Settings, m *deploy.Manager, logf func(string, ...any)
 		return nil, nil, fmt.Errorf("admin_listen: %w", err)
 	}
 	srv := &http.Server{
-		Handler:           admin.New(m, admin.Options{Token: s.AdminToken, Log: logf}),
+		Handler:           admin.New(m, admin.Options{Token: s.AdminToken, APIKeys: keys, Log: logf}),
 		ReadHeaderTimeout: s.ReadHeaderTimeout,
 		IdleTimeout:       s.IdleTimeout,
 	}

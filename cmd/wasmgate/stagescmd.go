@@ -79,7 +79,7 @@ back on) and --cache-size-mb sizes it. Pointing a stage at another
 deployment this way counts as a deploy in the history.`,
 		Example: `  wasmgate stages set beta --deployment d-9 --host beta.example.com --var backend=https://beta.internal
   wasmgate stages set prod --cache-size-mb 256`,
-		Args:    cobra.ExactArgs(1),
+		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			name := args[0]
 			set, err := parseVars("var", vars)

@@ -11,11 +11,13 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
 
 	"github.com/wasmgate/wasmgate/host/admin"
+	"github.com/wasmgate/wasmgate/host/apikeys"
 	"github.com/wasmgate/wasmgate/host/deploy"
 	"github.com/wasmgate/wasmgate/host/gateway"
 	"github.com/wasmgate/wasmgate/internal/deploytest"
@@ -28,6 +30,7 @@ type env struct {
 	up   *httptest.Server
 	srv  *httptest.Server
 	c    *admin.Client
+	keys *apikeys.Store
 	mu   sync.Mutex
 	logs []string
 }
@@ -49,7 +52,12 @@ func newEnv(t testing.TB, token string) *env {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { e.m.Close() })
-	e.srv = httptest.NewServer(admin.New(e.m, admin.Options{Token: token, Log: func(f string, a ...any) {
+	e.keys, err = apikeys.Open(filepath.Join(t.TempDir(), apikeys.StoreFile), apikeys.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { e.keys.Close() })
+	e.srv = httptest.NewServer(admin.New(e.m, admin.Options{Token: token, APIKeys: e.keys, Log: func(f string, a ...any) {
 		e.mu.Lock()
 		e.logs = append(e.logs, fmt.Sprintf(f, a...))
 		e.mu.Unlock()

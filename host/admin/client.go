@@ -12,6 +12,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/wasmgate/wasmgate/host/apikeys"
 	"github.com/wasmgate/wasmgate/host/deploy"
 )
 
@@ -343,5 +344,104 @@ func (c *Client) History(ctx context.Context, stage string, limit int) ([]deploy
 	}
 	var out []deploy.Event
 	_, err := c.do(ctx, request{method: "GET", path: "/v1/history", query: q}, &out)
+	return out, err
+}
+
+// CreateAPIKey creates an API key; the answer holds its value, which the
+// gateway does not keep.
+func (c *Client) CreateAPIKey(ctx context.Context, spec apikeys.KeySpec) (apikeys.CreatedKey, error) {
+	var out apikeys.CreatedKey
+	body, err := jsonBody(spec)
+	if err != nil {
+		return out, err
+	}
+	_, err = c.do(ctx, request{method: "POST", path: "/v1/apikeys", body: body, contentType: "application/json"}, &out)
+	return out, err
+}
+
+// APIKeys lists the API keys.
+func (c *Client) APIKeys(ctx context.Context) ([]apikeys.Key, error) {
+	var out []apikeys.Key
+	_, err := c.do(ctx, request{method: "GET", path: "/v1/apikeys"}, &out)
+	return out, err
+}
+
+// APIKey returns the API key with id.
+func (c *Client) APIKey(ctx context.Context, id string) (apikeys.Key, error) {
+	var out apikeys.Key
+	_, err := c.do(ctx, request{method: "GET", path: "/v1/apikeys/" + seg(id)}, &out)
+	return out, err
+}
+
+// UpdateAPIKey renames, describes, enables or disables an API key.
+func (c *Client) UpdateAPIKey(ctx context.Context, id string, u apikeys.KeyUpdate) (apikeys.Key, error) {
+	var out apikeys.Key
+	body, err := jsonBody(u)
+	if err != nil {
+		return out, err
+	}
+	_, err = c.do(ctx, request{method: "PATCH", path: "/v1/apikeys/" + seg(id), body: body, contentType: "application/json"}, &out)
+	return out, err
+}
+
+// DeleteAPIKey deletes an API key.
+func (c *Client) DeleteAPIKey(ctx context.Context, id string) error {
+	_, err := c.do(ctx, request{method: "DELETE", path: "/v1/apikeys/" + seg(id)}, nil)
+	return err
+}
+
+// CreateUsagePlan creates a usage plan.
+func (c *Client) CreateUsagePlan(ctx context.Context, spec apikeys.PlanSpec) (apikeys.Plan, error) {
+	var out apikeys.Plan
+	body, err := jsonBody(spec)
+	if err != nil {
+		return out, err
+	}
+	_, err = c.do(ctx, request{method: "POST", path: "/v1/usageplans", body: body, contentType: "application/json"}, &out)
+	return out, err
+}
+
+// UsagePlans lists the usage plans.
+func (c *Client) UsagePlans(ctx context.Context) ([]apikeys.Plan, error) {
+	var out []apikeys.Plan
+	_, err := c.do(ctx, request{method: "GET", path: "/v1/usageplans"}, &out)
+	return out, err
+}
+
+// UsagePlan returns the usage plan with id.
+func (c *Client) UsagePlan(ctx context.Context, id string) (apikeys.Plan, error) {
+	var out apikeys.Plan
+	_, err := c.do(ctx, request{method: "GET", path: "/v1/usageplans/" + seg(id)}, &out)
+	return out, err
+}
+
+// PutUsagePlan replaces a usage plan's settings (its keys stay).
+func (c *Client) PutUsagePlan(ctx context.Context, id string, spec apikeys.PlanSpec) (apikeys.Plan, error) {
+	var out apikeys.Plan
+	body, err := jsonBody(spec)
+	if err != nil {
+		return out, err
+	}
+	_, err = c.do(ctx, request{method: "PUT", path: "/v1/usageplans/" + seg(id), body: body, contentType: "application/json"}, &out)
+	return out, err
+}
+
+// DeleteUsagePlan deletes a usage plan that has no keys.
+func (c *Client) DeleteUsagePlan(ctx context.Context, id string) error {
+	_, err := c.do(ctx, request{method: "DELETE", path: "/v1/usageplans/" + seg(id)}, nil)
+	return err
+}
+
+// AddUsagePlanKey puts an API key in a usage plan.
+func (c *Client) AddUsagePlanKey(ctx context.Context, planID, keyID string) (apikeys.Plan, error) {
+	var out apikeys.Plan
+	_, err := c.do(ctx, request{method: "PUT", path: "/v1/usageplans/" + seg(planID) + "/keys/" + seg(keyID)}, &out)
+	return out, err
+}
+
+// RemoveUsagePlanKey takes an API key out of a usage plan.
+func (c *Client) RemoveUsagePlanKey(ctx context.Context, planID, keyID string) (apikeys.Plan, error) {
+	var out apikeys.Plan
+	_, err := c.do(ctx, request{method: "DELETE", path: "/v1/usageplans/" + seg(planID) + "/keys/" + seg(keyID)}, &out)
 	return out, err
 }

@@ -1,16 +1,18 @@
 // Package admin is wasmgate's admin HTTP API and its Go client: the
-// control plane over a deploy.Manager, which the wasmgate CLI (deploy,
-// stages, rollback, pin, canary, plugin push, history, export) speaks.
+// control plane over a deploy.Manager and an apikeys.Store, which the
+// wasmgate CLI (deploy, stages, rollback, pin, canary, plugin push,
+// history, export, apikeys, usageplans) speaks.
 //
 // Every endpoint lives under /v1 and answers JSON, apart from the exports,
 // which answer the API document as YAML. An error is
 //
 //	{"message": "..."}
 //
-// with status 400 (deploy.ErrInvalid, a bad JSON body or query), 401 (a
-// missing or wrong token), 404 (deploy.ErrNotFound, an unknown endpoint),
-// 405 (a method the endpoint does not take), 409 (deploy.ErrConflict), 413
-// (a body over its cap: 64 MiB for a plugin, 10 MiB otherwise) or 500.
+// with status 400 (deploy.ErrInvalid or apikeys.ErrInvalid, a bad JSON
+// body or query), 401 (a missing or wrong token), 404 (deploy.ErrNotFound,
+// apikeys.ErrNotFound, an unknown endpoint), 405 (a method the endpoint
+// does not take), 409 (deploy.ErrConflict, apikeys.ErrConflict), 413 (a
+// body over its cap: 64 MiB for a plugin, 10 MiB otherwise) or 500.
 //
 // With Options.Token set, every request needs "Authorization: Bearer
 // TOKEN"; CheckListen refuses a non-loopback listen address without one.
@@ -39,4 +41,20 @@
 //	DELETE /v1/stages/{name}/canary             deploy.Stage
 //	GET    /v1/stages/{name}/export?format=&deployment=   the stage's document (application/yaml)
 //	GET    /v1/history?stage=S&limit=N          []deploy.Event, newest first
+//
+// API keys and usage plans (Options.APIKeys; 404 without a key store). A
+// key's value is in the answer to its creation only:
+//
+//	POST   /v1/apikeys                          body: apikeys.KeySpec → 201 apikeys.CreatedKey
+//	GET    /v1/apikeys                          []apikeys.Key
+//	GET    /v1/apikeys/{id}                     apikeys.Key
+//	PATCH  /v1/apikeys/{id}                     body: apikeys.KeyUpdate ({"enabled":false}) → apikeys.Key
+//	DELETE /v1/apikeys/{id}                     204
+//	POST   /v1/usageplans                       body: apikeys.PlanSpec → 201 apikeys.Plan
+//	GET    /v1/usageplans                       []apikeys.Plan
+//	GET    /v1/usageplans/{id}                  apikeys.Plan
+//	PUT    /v1/usageplans/{id}                  body: apikeys.PlanSpec → apikeys.Plan
+//	DELETE /v1/usageplans/{id}                  204 (409 while it has keys)
+//	PUT    /v1/usageplans/{id}/keys/{keyId}     apikeys.Plan (409 when the key has another plan for one of its stages)
+//	DELETE /v1/usageplans/{id}/keys/{keyId}     apikeys.Plan
 package admin

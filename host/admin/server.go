@@ -13,6 +13,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/wasmgate/wasmgate/host/apikeys"
 	"github.com/wasmgate/wasmgate/host/deploy"
 )
 
@@ -39,10 +40,13 @@ type Options struct {
 	Token string
 	// Log receives internal errors (the 500s); nil discards.
 	Log func(format string, args ...any)
+	// APIKeys backs /v1/apikeys and /v1/usageplans; nil answers them 404.
+	APIKeys *apikeys.Store
 }
 
 type server struct {
 	m        *deploy.Manager
+	keys     *apikeys.Store
 	log      func(format string, args ...any)
 	tokenSum [sha256.Size]byte
 	auth     bool
@@ -51,7 +55,7 @@ type server struct {
 
 // New returns the admin API over m.
 func New(m *deploy.Manager, opts Options) http.Handler {
-	s := &server{m: m, log: opts.Log, mux: http.NewServeMux()}
+	s := &server{m: m, keys: opts.APIKeys, log: opts.Log, mux: http.NewServeMux()}
 	if s.log == nil {
 		s.log = func(string, ...any) {}
 	}
@@ -84,6 +88,7 @@ func New(m *deploy.Manager, opts Options) http.Handler {
 		{"GET /v1/stages/{name}/export", s.exportStage},
 		{"GET /v1/history", s.history},
 	}
+	routes = append(routes, s.keyRoutes()...)
 	for _, rt := range routes {
 		h := rt.h
 		s.mux.HandleFunc(rt.pattern, func(w http.ResponseWriter, r *http.Request) {
@@ -125,7 +130,7 @@ func (w *jsonErrorWriter) WriteHeader(code int) {
 	var msg string
 	switch code {
 	case http.StatusNotFound:
-		msg = fmt.Sprintf("no endpoint %s %s: the admin API's endpoints are under /v1 (/v1/stages, /v1/deployments, /v1/plugins, /v1/history, /v1/health)", w.r.Method, w.r.URL.Path)
+		msg = fmt.Sprintf("no endpoint %s %s: the admin API's endpoints are under /v1 (/v1/stages, /v1/deployments, /v1/plugins, /v1/history, /v1/apikeys, /v1/usageplans, /v1/health)", w.r.Method, w.r.URL.Path)
 	case http.StatusMethodNotAllowed:
 		msg = fmt.Sprintf("%s %s: method not allowed (allowed: %s)", w.r.Method, w.r.URL.Path, w.Header().Get("Allow"))
 	default:
@@ -187,6 +192,9 @@ var kinds = []struct {
 	{deploy.ErrNotFound, http.StatusNotFound},
 	{deploy.ErrConflict, http.StatusConflict},
 	{deploy.ErrInvalid, http.StatusBadRequest},
+	{apikeys.ErrNotFound, http.StatusNotFound},
+	{apikeys.ErrConflict, http.StatusConflict},
+	{apikeys.ErrInvalid, http.StatusBadRequest},
 }
 
 // statusOf is the status for err: its own (bad queries and bodies), that

@@ -50,6 +50,9 @@ type Options struct {
 	// cache_lookup, cache_store and cache_invalidate calls; nil answers
 	// them UNIMPLEMENTED (no cache).
 	Caches *Caches
+	// APIKeys backs the plugins' api_key_verify calls (host/apikeys);
+	// nil answers them UNIMPLEMENTED.
+	APIKeys pipeline.APIKeys
 	// DeploymentHeader adds X-Wasmgate-Deployment (the id of the
 	// deployment that served the request) to every response: for canary
 	// checks and debugging; it tells clients which version they hit.

@@ -30,6 +30,7 @@ func (g *Gateway) servePipeline(ctx context.Context, w http.ResponseWriter, rc *
 		x.Caches = rc
 		x.CacheMaxBody = g.opts.Caches.MaxEntryBytes
 	}
+	x.APIKeys = g.opts.APIKeys
 	for _, e := range x.Skipped {
 		g.logError(rc.id, "fail_open: "+e.Error())
 	}

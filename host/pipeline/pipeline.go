@@ -112,6 +112,9 @@ type Exchange struct {
 	Caches       CacheSource
 	CacheMaxBody int64
 	cache        cacheState
+	// APIKeys backs the plugins' api_key_verify calls; nil answers them
+	// UNIMPLEMENTED.
+	APIKeys APIKeys
 
 	// LoadBody reads the whole request body into ReqBody; RequestHeaders
 	// calls it when a plugin that handles the body pauses its headers.
@@ -476,9 +479,11 @@ func (h *stepHost) Property(path string) ([]byte, bool) {
 
 // SetProperty stores a request-scoped property that later plugins (and the
 // gateway's logs) can read. Paths under "request.", "response.",
-// "source.", "destination." and "plugin_" are read-only.
+// "source.", "destination." and "plugin_" are read-only, and so are the
+// gateway's: the stage, deployment and route, and wasmgate.api_key.*
+// (set by the host when api_key_verify succeeds, so not forgeable).
 func (h *stepHost) SetProperty(path string, v []byte) abi.Status {
-	for _, ro := range []string{"request.", "response.", "source.", "destination.", "plugin_", "wasmgate.stage", "wasmgate.deployment", "wasmgate.route"} {
+	for _, ro := range []string{"request.", "response.", "source.", "destination.", "plugin_", "wasmgate.stage", "wasmgate.deployment", "wasmgate.route", "wasmgate.api_key"} {
 		if len(path) >= len(ro) && path[:len(ro)] == ro {
 			return abi.StatusNotFound
 		}

@@ -11,8 +11,8 @@ import (
 // The "wasmgate" extension module. Stage variables and route parameters
 // read the same data as the wasmgate.stage_variables.* and
 // wasmgate.route.params.* properties. The policy primitives are in
-// hf_policy.go; the cache and usage-plan calls are exported but answer
-// UNIMPLEMENTED until the policy host provides them.
+// hf_policy.go, API keys in hf_apikeys.go and the response cache in
+// hf_cache.go.
 
 func init() {
 	register(extFuncs, abi.ExtGetStageVariable, extPropertyGetter(abi.PropStageVariables+"."))

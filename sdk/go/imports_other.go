@@ -55,3 +55,4 @@ func wasmgateQuotaUse(string, uint32, int64, int64, *uint64, *uint64) uint32 { r
 func wasmgateCacheLookup(string, unsafe.Pointer, uint32) uint32              { return unimplemented }
 func wasmgateCacheStore(int64) uint32                                        { return unimplemented }
 func wasmgateCacheInvalidate(string) uint32                                  { return unimplemented }
+func wasmgateAPIKeyVerify(string, *uint32, *uint32) uint32                   { return unimplemented }

@@ -115,3 +115,6 @@ func wasmgateCacheStore(ttlMs int64) uint32
 
 //go:wasmimport wasmgate cache_invalidate
 func wasmgateCacheInvalidate(key string) uint32
+
+//go:wasmimport wasmgate api_key_verify
+func wasmgateAPIKeyVerify(value string, retData, retSize *uint32) uint32

@@ -45,6 +45,7 @@ import (
 
 	"github.com/wasmgate/wasmgate/abi"
 	"github.com/wasmgate/wasmgate/host/gateway"
+	"github.com/wasmgate/wasmgate/host/pipeline"
 	"github.com/wasmgate/wasmgate/host/policy"
 	"github.com/wasmgate/wasmgate/host/policy/cache"
 	"github.com/wasmgate/wasmgate/host/wasm"
@@ -91,6 +92,11 @@ type Options struct {
 	// NoCache answers the cache calls UNIMPLEMENTED, as on a stage whose
 	// cache is off.
 	NoCache bool
+	// APIKeys backs the plugin's sdk.VerifyAPIKey calls, for the stage in
+	// Properties["wasmgate.stage"]: typically a host/apikeys.Store opened
+	// in t.TempDir() with the keys and plans of the test. Nil answers
+	// them UNIMPLEMENTED, as a gateway without a key store does.
+	APIKeys pipeline.APIKeys
 }
 
 // Request is a request sent to the plugin. Empty Method, Path and

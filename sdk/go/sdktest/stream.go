@@ -164,9 +164,32 @@ func (s *stream) UseQuota(ctx context.Context, key string, period wasm.QuotaPeri
 	return s.h.opts.Policies.UseQuota(ctx, key, period, limit, n)
 }
 
+// VerifyAPIKey implements wasm.APIKeyHost with Options.APIKeys, as the
+// gateway does: a verified key's id becomes the wasmgate.api_key.id
+// property.
+func (s *stream) VerifyAPIKey(_ context.Context, value string) ([]byte, error) {
+	keys := s.h.opts.APIKeys
+	if keys == nil {
+		return nil, wasm.ErrNoAPIKeys
+	}
+	id, doc, ok := keys.VerifyAPIKey(s.h.opts.Properties[abi.PropStage], value)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if !ok {
+		delete(s.props, abi.PropAPIKeyID)
+		return nil, wasm.ErrAPIKeyNotFound
+	}
+	s.props[abi.PropAPIKeyID] = []byte(id)
+	return doc, nil
+}
+
 // SetProperty implements wasm.StreamHost: every path is writable and
-// readable back within the request.
+// readable back within the request, except wasmgate.api_key.* (set by
+// the host only, as in the gateway: NOT_FOUND).
 func (s *stream) SetProperty(path string, value []byte) abi.Status {
+	if strings.HasPrefix(path, "wasmgate.api_key") {
+		return abi.StatusNotFound
+	}
 	s.mu.Lock()
 	s.props[path] = value
 	s.mu.Unlock()

@@ -4,7 +4,10 @@
 //   - request: adds x-added, replaces x-replace, removes x-remove, copies
 //     the number of request headers, request.path, the stage variable
 //     "backend" and the route parameter "id" into x-count, x-path,
-//     x-stage-var and x-route-id, and appends "+plugin" to the body;
+//     x-stage-var and x-route-id, the verified API key's id (the
+//     wasmgate.api_key.id property) into x-api-key-id-prop, tries to
+//     overwrite that property when asked (x-forge-api-key-id; the result
+//     in x-forge-result), and appends "+plugin" to the body;
 //   - request trailers: replaces x-t with "plugin" and adds x-t-count with
 //     the number of trailers the client sent;
 //   - response trailers: adds x-rt;
@@ -67,6 +70,19 @@ func (*ctx) OnHTTPRequestHeaders(numHeaders int, endOfStream bool) sdk.Action {
 	}
 	if v, err := sdk.GetRouteParam("id"); err == nil {
 		must(sdk.AddHTTPRequestHeader("x-route-id", v))
+	}
+	// The API key verified by an api-key plugin before this one: copied
+	// into x-api-key-id-prop; x-forge-api-key-id asks to overwrite it,
+	// which the host refuses (x-forge-result: the error, or "ok").
+	if id, err := sdk.GetPropertyString("wasmgate", "api_key", "id"); err == nil {
+		must(sdk.AddHTTPRequestHeader("x-api-key-id-prop", id))
+	}
+	if v, err := sdk.GetHTTPRequestHeader("x-forge-api-key-id"); err == nil {
+		result := "ok"
+		if err := sdk.SetProperty([]string{"wasmgate", "api_key", "id"}, []byte(v)); err != nil {
+			result = err.Error()
+		}
+		must(sdk.AddHTTPRequestHeader("x-forge-result", result))
 	}
 	if _, err := sdk.GetHTTPRequestHeader("x-missing"); !errors.Is(err, sdk.ErrNotFound) {
 		panic("want ErrNotFound for a missing header, got " + errString(err))
