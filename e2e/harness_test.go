@@ -34,6 +34,7 @@ var pluginDirs = map[string]string{
 	"panics":         "../sdk/go/internal/testplugins/panics",
 	"rate-limit":     "../plugins/rate-limit",
 	"cache":          "../plugins/cache",
+	"shared":         "../sdk/go/internal/testplugins/shared",
 	"api-key":        "../plugins/api-key",
 	"pausebody":      "../sdk/go/internal/testplugins/pausebody",
 	// testfn (sdk/go/lambda's test function, on StartJSON) echoes the

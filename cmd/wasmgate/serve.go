@@ -115,9 +115,15 @@ func serve(ctx context.Context, s *config.Settings, configDir string, pluginDirs
 	if err := os.MkdirAll(s.DataDir, 0o755); err != nil {
 		return fmt.Errorf("data directory: %w", err)
 	}
+	policies, caches, shared, closePolicies, err := openPolicies(ctx, *s, logf)
+	if err != nil {
+		return err
+	}
+	defer closePolicies()
 	engine, err := wasm.NewEngine(ctx, wasm.EngineConfig{
-		CacheDir: filepath.Join(s.DataDir, "compile-cache"),
-		LogLevel: abi.LogInfo,
+		SharedStore: shared,
+		CacheDir:    filepath.Join(s.DataDir, "compile-cache"),
+		LogLevel:    abi.LogInfo,
 		Log: func(p *wasm.PluginInfo, level abi.LogLevel, msg string) {
 			logf("plugin[%s] %s: %s", p.Name, level, msg)
 		},
@@ -128,11 +134,6 @@ func serve(ctx context.Context, s *config.Settings, configDir string, pluginDirs
 	defer engine.Close(context.Background())
 
 	demo := configDir == "" && s.API == ""
-	policies, caches, closePolicies, err := openPolicies(ctx, *s, logf)
-	if err != nil {
-		return err
-	}
-	defer closePolicies()
 	store, err := gateway.OpenBoltStore(filepath.Join(s.DataDir, "services.db"))
 	if err != nil {
 		return err
@@ -268,17 +269,18 @@ func serve(ctx context.Context, s *config.Settings, configDir string, pluginDirs
 
 // openPolicies returns the token buckets and quotas, in Redis when a URL
 // is set (cluster mode; checked with a PING at start-up), else in memory;
-// and the stages' response caches, with a Redis L2 when cache_l2 is on.
-func openPolicies(ctx context.Context, s config.Settings, logf func(string, ...any)) (*gateway.Policies, *gateway.Caches, func(), error) {
+// the stages' response caches, with a Redis L2 when cache_l2 is on; and
+// with Redis the plugins' shared data (nil: the engine's memory).
+func openPolicies(ctx context.Context, s config.Settings, logf func(string, ...any)) (*gateway.Policies, *gateway.Caches, wasm.SharedStore, func(), error) {
 	caches := &gateway.Caches{DefaultMB: s.CacheSizeMB, MaxEntryBytes: s.CacheMaxEntryBytes}
 	url := s.Redis
 	if url == "" {
 		l := policy.NewLocal(policy.SystemClock{})
-		return &gateway.Policies{Limiter: l, Quotas: l}, caches, caches.Close, nil
+		return &gateway.Policies{Limiter: l, Quotas: l}, caches, nil, caches.Close, nil
 	}
 	opts, err := redis.ParseURL(url)
 	if err != nil {
-		return nil, nil, nil, fmt.Errorf("redis: %w (want redis://[user:password@]host:port/db)", err)
+		return nil, nil, nil, nil, fmt.Errorf("redis: %w (want redis://[user:password@]host:port/db)", err)
 	}
 	// Short timeouts: a plugin waits on these calls, and its on_error
 	// policy decides what a failure means.
@@ -290,7 +292,7 @@ func openPolicies(ctx context.Context, s config.Settings, logf func(string, ...a
 	if err := r.Healthy(pctx); err != nil {
 		logf("redis %s is not answering (%v): rate limits follow each plugin's on_error policy until it does", opts.Addr, err)
 	} else {
-		logf("cluster mode: rate limits and quotas in redis %s", opts.Addr)
+		logf("cluster mode: rate limits, quotas and plugins' shared data in redis %s", opts.Addr)
 	}
 	if s.CacheL2 {
 		var mu sync.Mutex
@@ -305,7 +307,8 @@ func openPolicies(ctx context.Context, s config.Settings, logf func(string, ...a
 			}
 		}
 	}
-	return &gateway.Policies{Limiter: r, Quotas: r}, caches, func() { caches.Close(); _ = client.Close() }, nil
+	shared := policy.NewRedisShared(client, "wasmgate:", 0)
+	return &gateway.Policies{Limiter: r, Quotas: r}, caches, shared, func() { caches.Close(); _ = client.Close() }, nil
 }
 
 func serving(m *deploy.Manager) bool {

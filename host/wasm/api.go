@@ -84,6 +84,23 @@ type EngineConfig struct {
 	// QueueLimit caps the items waiting in one shared queue (default
 	// 10,000); an enqueue beyond it fails with INTERNAL_FAILURE.
 	QueueLimit int
+	// SharedStore, when set, holds shared data (proxy_get_shared_data,
+	// proxy_set_shared_data) instead of the engine's memory: Redis in
+	// cluster mode (host/policy.NewRedisShared), so every gateway of a
+	// cluster sees one store. SharedDataLimit does not apply then.
+	SharedStore SharedStore
+}
+
+// SharedStore is an external shared-data store with Proxy-Wasm's
+// compare-and-swap semantics. Get returns found=false for a missing key.
+// Set stores value when cas is 0 or equals the key's current CAS token
+// (casMatched=false otherwise, a missing key included when cas != 0).
+// Tokens are non-zero u32 values that change on every write. An error
+// (the store is unreachable, the value is too large) is INTERNAL_FAILURE
+// for the plugin. Calls block the guest: keep them short.
+type SharedStore interface {
+	GetShared(ctx context.Context, key string) (value []byte, cas uint32, found bool, err error)
+	SetShared(ctx context.Context, key string, value []byte, cas uint32) (casMatched bool, err error)
 }
 
 // LogFunc receives one plugin log line.

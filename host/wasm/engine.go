@@ -9,6 +9,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 
 	"github.com/tetratelabs/wazero"
 	"github.com/tetratelabs/wazero/api"
@@ -36,9 +37,12 @@ type Engine struct {
 	modules  map[string]*Module       // by digest
 	plugins  map[*Plugin]struct{}
 
-	shared  sharedData
-	queues  queueRegistry
-	metrics metricRegistry
+	shared sharedData
+	// sharedErrAt is when an external shared store failure was last logged
+	// (Unix ns).
+	sharedErrAt atomic.Int64
+	queues      queueRegistry
+	metrics     metricRegistry
 }
 
 type runtimeEntry struct {

@@ -2,7 +2,9 @@ package wasm
 
 import (
 	"context"
+	"fmt"
 	"sync"
+	"time"
 
 	"github.com/tetratelabs/wazero/api"
 
@@ -97,7 +99,19 @@ func hostGetSharedData(ctx context.Context, _ api.Module, stack []uint64) {
 		status(stack, abi.StatusInvalidMemoryAccess)
 		return
 	}
-	v, cas, found := in.p.e.shared.get(sharedKey(in.p.cfg.VMID, key))
+	var v []byte
+	var cas uint32
+	var found bool
+	if ext := in.p.e.cfg.SharedStore; ext != nil {
+		var err error
+		if v, cas, found, err = ext.GetShared(in.ctx, sharedKey(in.p.cfg.VMID, key)); err != nil {
+			in.sharedStoreFailed("get", err)
+			status(stack, abi.StatusInternalFailure)
+			return
+		}
+	} else {
+		v, cas, found = in.p.e.shared.get(sharedKey(in.p.cfg.VMID, key))
+	}
 	if !found {
 		status(stack, abi.StatusNotFound)
 		return
@@ -122,5 +136,32 @@ func hostSetSharedData(ctx context.Context, _ api.Module, stack []uint64) {
 		status(stack, abi.StatusInvalidMemoryAccess)
 		return
 	}
-	status(stack, in.p.e.shared.set(sharedKey(in.p.cfg.VMID, key), v, uint32(stack[4])))
+	k, cas := sharedKey(in.p.cfg.VMID, key), uint32(stack[4])
+	ext := in.p.e.cfg.SharedStore
+	if ext == nil {
+		status(stack, in.p.e.shared.set(k, v, cas))
+		return
+	}
+	matched, err := ext.SetShared(in.ctx, k, v, cas)
+	switch {
+	case err != nil:
+		in.sharedStoreFailed("set", err)
+		status(stack, abi.StatusInternalFailure)
+	case !matched:
+		status(stack, abi.StatusCASMismatch)
+	default:
+		status(stack, abi.StatusOK)
+	}
+}
+
+// sharedStoreFailed logs an external shared-data store failure at most
+// once per 10 s per engine (the plugin sees INTERNAL_FAILURE each time).
+func (in *instance) sharedStoreFailed(op string, err error) {
+	e := in.p.e
+	now := time.Now().UnixNano()
+	last := e.sharedErrAt.Load()
+	if now-last < int64(10*time.Second) || !e.sharedErrAt.CompareAndSwap(last, now) {
+		return
+	}
+	in.log(abi.LogWarn, fmt.Sprintf("shared data %s failed (%v): the plugin gets INTERNAL_FAILURE until the store answers", op, err))
 }
