@@ -176,5 +176,8 @@ func stageLine(st deploy.Stage) string {
 	case c.SizeMB > 0:
 		s += fmt.Sprintf(", cache %d MB", c.SizeMB)
 	}
+	if th := st.Throttle; th != nil {
+		s += fmt.Sprintf(", throttle %g/s burst %d", th.RateLimit, th.Burst)
+	}
 	return s
 }

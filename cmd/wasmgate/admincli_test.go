@@ -231,6 +231,13 @@ func TestCLI(t *testing.T) {
 	if s, _ := e.m.Stage("beta"); s.Cache == nil || s.Cache.Enabled || s.Cache.SizeMB != 8 {
 		t.Fatalf("stage cache setting: %+v", s.Cache)
 	}
+	if out := e.ok("stages", "set", "beta", "--throttle-rate", "100", "--throttle-burst", "50"); out != "beta serves d-1, cache off, throttle 100/s burst 50\n" {
+		t.Fatalf("throttle: %q", out)
+	}
+	if out := e.ok("stages", "set", "beta", "--throttle", "off"); out != "beta serves d-1, cache off\n" {
+		t.Fatalf("throttle off: %q", out)
+	}
+	e.fails("must be more than 0", "stages", "set", "beta", "--throttle-rate", "0")
 	e.fails("want on or off", "stages", "set", "beta", "--cache", "maybe")
 	e.fails("want 1 or more", "stages", "set", "beta", "--cache-size-mb", "0")
 	e.fails("give the deployment it serves", "stages", "set", "gamma", "--var", "a=b")

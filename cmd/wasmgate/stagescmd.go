@@ -65,8 +65,9 @@ func stagesShowCmd(conn *adminConn) *cobra.Command {
 }
 
 func stagesSetCmd(conn *adminConn) *cobra.Command {
-	var deployment, cacheMode string
-	var cacheMB int
+	var deployment, cacheMode, throttleMode string
+	var cacheMB, throttleBurst int
+	var throttleRate float64
 	var vars, unset, hosts []string
 	cmd := &cobra.Command{
 		Use:   "set NAME",
@@ -75,10 +76,12 @@ func stagesSetCmd(conn *adminConn) *cobra.Command {
 given, keeping the others: --var sets a stage variable (the others stay),
 --unset-var removes one, --host replaces the host names (--host "" removes
 them all), --cache off turns the stage's response cache off (on turns it
-back on) and --cache-size-mb sizes it. Pointing a stage at another
-deployment this way counts as a deploy in the history.`,
+back on) and --cache-size-mb sizes it, --throttle-rate and
+--throttle-burst set the stage's throttle (one token bucket for all its
+requests; 429 beyond) and --throttle off removes it. Pointing a stage at
+another deployment this way counts as a deploy in the history.`,
 		Example: `  wasmgate stages set beta --deployment d-9 --host beta.example.com --var backend=https://beta.internal
-  wasmgate stages set prod --cache-size-mb 256`,
+  wasmgate stages set prod --cache-size-mb 256 --throttle-rate 10000 --throttle-burst 5000`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			name := args[0]
@@ -138,6 +141,30 @@ deployment this way counts as a deploy in the history.`,
 				}
 				spec.Cache = &c
 			}
+			switch {
+			case throttleMode == "off":
+				if cmd.Flags().Changed("throttle-rate") || cmd.Flags().Changed("throttle-burst") {
+					return errors.New("--throttle off removes the throttle: drop --throttle-rate and --throttle-burst")
+				}
+				spec.Throttle = nil
+			case throttleMode != "":
+				return fmt.Errorf("--throttle %q: only off is accepted (set a throttle with --throttle-rate and --throttle-burst)", throttleMode)
+			case cmd.Flags().Changed("throttle-rate") || cmd.Flags().Changed("throttle-burst"):
+				th := deploy.Throttle{}
+				if spec.Throttle != nil {
+					th = *spec.Throttle
+				}
+				if cmd.Flags().Changed("throttle-rate") {
+					th.RateLimit = throttleRate
+				}
+				if cmd.Flags().Changed("throttle-burst") {
+					th.Burst = throttleBurst
+				}
+				if th.RateLimit <= 0 {
+					return errors.New("--throttle-rate must be more than 0 requests per second (remove the throttle with --throttle off)")
+				}
+				spec.Throttle = &th
+			}
 			st, err := c.PutStage(cmd.Context(), name, spec)
 			if err != nil {
 				return explain(c, err)
@@ -153,6 +180,9 @@ deployment this way counts as a deploy in the history.`,
 	f.StringArrayVar(&hosts, "host", nil, `host name selecting the stage (repeatable; replaces the list, "" clears it)`)
 	f.StringVar(&cacheMode, "cache", "", "the stage's response cache: on or off")
 	f.IntVar(&cacheMB, "cache-size-mb", 0, "the stage's response cache size in MB (default: the server's cache_size_mb)")
+	f.Float64Var(&throttleRate, "throttle-rate", 0, "the stage's throttle: requests per second for the whole stage")
+	f.IntVar(&throttleBurst, "throttle-burst", 0, "the stage's throttle: burst (default: the rate, rounded up)")
+	f.StringVar(&throttleMode, "throttle", "", "off removes the stage's throttle")
 	return cmd
 }
 

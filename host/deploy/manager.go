@@ -157,6 +157,9 @@ func table(live map[string]*liveStage, stages map[string]*Stage) (*gateway.Table
 		if st.Cache != nil {
 			e.Cache = &gateway.CacheSetting{Enabled: st.Cache.Enabled, SizeMB: st.Cache.SizeMB}
 		}
+		if st.Throttle != nil {
+			e.Throttle = &gateway.ThrottleSetting{Rate: st.Throttle.RateLimit, Burst: st.Throttle.Burst}
+		}
 		if ls.canary != nil && st.Canary != nil {
 			e.Canary, e.CanaryPercent, e.Sticky = ls.canary, st.Canary.Percent, st.Canary.Sticky
 		}

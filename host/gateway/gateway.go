@@ -68,6 +68,7 @@ type Gateway struct {
 	opts      Options
 	table     atomic.Pointer[Table]
 	pools     pluginPools
+	throttles stageThrottles
 	transport http.RoundTripper
 	idPrefix  string
 	idSeq     atomic.Uint64
@@ -132,6 +133,9 @@ func (g *Gateway) Swap(s *Snapshot) *Snapshot {
 // SwapTable serves t (nil: nothing) and returns the previous table. The
 // caller retires the snapshots t no longer uses.
 func (g *Gateway) SwapTable(t *Table) *Table {
+	if t != nil {
+		g.throttles.configure(t)
+	}
 	if t != nil && g.opts.Caches != nil {
 		settings := map[string]CacheSetting{}
 		for _, s := range t.stages {
@@ -380,6 +384,9 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	rc.route, rc.params = route, params
 	op := route.Data.(*operation)
+	if !g.admitStage(w, rc) {
+		return
+	}
 
 	if r.ContentLength > g.opts.MaxBodyBytes {
 		writeError(w, http.StatusRequestEntityTooLarge, rc.id, "Request Too Long")

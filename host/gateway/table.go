@@ -43,6 +43,8 @@ type TableStage struct {
 	// Cache is the stage's response cache setting; nil: a cache of
 	// Caches.DefaultMB, created when a plugin first uses it.
 	Cache *CacheSetting
+	// Throttle is the stage's request throttle; nil: none.
+	Throttle *ThrottleSetting
 }
 
 // NewTable indexes stages; names and host names must be unique.

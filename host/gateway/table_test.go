@@ -5,9 +5,12 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"testing"
+	"time"
 
 	"github.com/wasmgate/wasmgate/host/config"
+	"github.com/wasmgate/wasmgate/host/policy"
 )
 
 // tableDoc is an API with one http_proxy operation whose upstream echoes
@@ -147,5 +150,59 @@ func TestAcquireSkipsRetiredSnapshot(t *testing.T) {
 	g.ServeHTTP(w, httptest.NewRequest("GET", "http://gw.test/prod/who", nil))
 	if w.Code != 200 || w.Header().Get("X-V") != "new" {
 		t.Fatalf("after the swap: %d %v", w.Code, w.Header())
+	}
+}
+
+// stepClock is a policy.Clock tests move by hand.
+type stepClock struct{ now time.Time }
+
+func (c *stepClock) Now() time.Time { return c.now }
+
+func TestStageThrottle(t *testing.T) {
+	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}))
+	defer up.Close()
+	clock := &stepClock{now: time.Date(2026, 12, 1, 0, 0, 0, 0, time.UTC)}
+	local := policy.NewLocal(clock)
+	g := New(Options{Policies: &Policies{Limiter: local, Quotas: local}})
+	prod := buildStage(t, g, "d-1", "prod", up.URL, "p")
+	dev := buildStage(t, g, "d-1", "dev", up.URL, "d")
+	tb, err := NewTable([]*TableStage{
+		{Name: "prod", Main: prod, Throttle: &ThrottleSetting{Rate: 1, Burst: 2}},
+		{Name: "dev", Main: dev},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	g.SwapTable(tb)
+	get := func(path string) *httptest.ResponseRecorder {
+		w := httptest.NewRecorder()
+		g.ServeHTTP(w, httptest.NewRequest("GET", "http://gw"+path, nil))
+		return w
+	}
+	for i, want := range []int{200, 200, 429, 429} {
+		w := get("/prod/who")
+		if w.Code != want {
+			t.Fatalf("prod request %d: %d, want %d", i, w.Code, want)
+		}
+		if want == 429 && (w.Header().Get("Retry-After") != "1" || !strings.Contains(w.Body.String(), "Too Many Requests") || w.Header().Get("X-Request-Id") == "") {
+			t.Fatalf("429: headers %v body %s", w.Header(), w.Body)
+		}
+	}
+	for i := 0; i < 5; i++ {
+		if w := get("/dev/who"); w.Code != 200 {
+			t.Fatalf("dev (no throttle) request %d: %d", i, w.Code)
+		}
+	}
+	clock.now = clock.now.Add(time.Second)
+	if w := get("/prod/who"); w.Code != 200 {
+		t.Fatalf("after a second: %d", w.Code)
+	}
+	// A new table without the setting lifts it.
+	tb2, _ := NewTable([]*TableStage{{Name: "prod", Main: prod}, {Name: "dev", Main: dev}})
+	g.SwapTable(tb2)
+	for i := 0; i < 5; i++ {
+		if w := get("/prod/who"); w.Code != 200 {
+			t.Fatalf("throttle removed, request %d: %d", i, w.Code)
+		}
 	}
 }
