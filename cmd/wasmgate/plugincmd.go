@@ -14,13 +14,13 @@ import (
 func pluginCmd() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "plugin",
-		Short: "Manage plugins: push a .wasm to the store, list the stored ones",
+		Short: "Write and manage plugins: new, build, test, push to the store, list the stored ones",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return cmd.Help()
 		},
 	}
-	cmd.AddCommand(pluginPushCmd(), pluginListCmd())
+	cmd.AddCommand(pluginNewCmd(), pluginBuildCmd(), pluginTestCmd(), pluginPushCmd(), pluginListCmd())
 	return cmd
 }
 

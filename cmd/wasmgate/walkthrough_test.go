@@ -134,3 +134,54 @@ func waitListening(t *testing.T, addr string, within time.Duration) {
 	}
 	t.Fatalf("nothing listens on %s after %v", addr, within)
 }
+
+// TestSDKReadmeWalkthrough runs section 0 of sdk/go/README.md, as written:
+// plugin new, build, test, push, deploy, pin, against a real `wasmgate
+// serve`, and checks the new plugin answers on the stage.
+func TestSDKReadmeWalkthrough(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and starts the binary, runs go mod tidy and go test")
+	}
+	root, err := filepath.Abs(filepath.Join("..", ".."))
+	if err != nil {
+		t.Fatal(err)
+	}
+	script := readmeBlock(t, filepath.Join(root, "sdk", "go", "README.md"), "## 0. From nothing to a plugin serving on a stage")
+	bin := buildWasmgate(t, root)
+
+	dir := t.TempDir()
+	port, adminPort := freePort(t), freePort(t)
+	srv := exec.Command(bin, "serve", "--data-dir", filepath.Join(dir, "data"),
+		"--listen", "127.0.0.1:"+port, "--admin-listen", "127.0.0.1:"+adminPort, "--tls-listen", "")
+	var logs bytes.Buffer
+	srv.Stdout, srv.Stderr = &logs, &logs
+	if err := srv.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		srv.Process.Signal(os.Interrupt)
+		srv.Wait()
+		if t.Failed() {
+			t.Logf("serve output:\n%s", logs.String())
+		}
+	}()
+	waitListening(t, "127.0.0.1:"+adminPort, 90*time.Second)
+
+	script = strings.NewReplacer(
+		"../bin/wasmgate", bin,
+		"./bin/wasmgate", bin,
+		"http://localhost:8080", "http://127.0.0.1:"+port,
+	).Replace(script)
+	cmd := exec.Command("bash", "-euo", "pipefail", "-x", "-c", script)
+	cmd.Dir = dir
+	cmd.Env = append(os.Environ(), "WASMGATE_ADMIN=http://127.0.0.1:"+adminPort, "WASMGATE_AUTHOR=readme", "WASMGATE_SDK="+root)
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("the walkthrough failed: %v\n%s", err, out)
+	}
+	for _, want := range []string{"created hello", "hello.wasm: ", "Proxy-Wasm 0.2.1", "ok  \texample.com/hello", "pushed hello@1.0.0", "deployed to try", "try: hello pinned to sha256:", "X-Wasmgate-Plugin: hello"} {
+		if !strings.Contains(string(out), want) {
+			t.Errorf("walkthrough output lacks %q:\n%s", want, out)
+		}
+	}
+}
