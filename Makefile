@@ -4,7 +4,10 @@ GO      ?= go
 GOFLAGS ?=
 BIN     := bin/wasmgate
 EMBED   := cmd/wasmgate/embedded/plugins
-PLUGIN_DIRS := $(patsubst %/,%,$(wildcard plugins/*/)) sdk/go/template
+# Go plugins (a main.go) and plugins in other languages (a Makefile that
+# builds NAME.wasm, checked in for machines without their toolchain).
+PLUGIN_DIRS := $(patsubst %/main.go,%,$(wildcard plugins/*/main.go)) sdk/go/template
+C_PLUGIN_DIRS := $(patsubst %/Makefile,%,$(wildcard plugins/*/Makefile))
 
 .PHONY: all run build test test-race test-long bench conformance guests plugins lint check clean
 
@@ -41,12 +44,18 @@ conformance:
 guests:
 	$(MAKE) -C conformance guests
 
-## plugins: build the first-party plugins (plugins/*, the SDK template) to $(EMBED), embedded by `make build`
+## plugins: build the first-party plugins (plugins/*, the SDK template) to $(EMBED), embedded by `make build` (C plugins with clang when installed)
 plugins:
 	@mkdir -p $(EMBED)
 	@for d in $(PLUGIN_DIRS); do \
 		n=$$(basename $$d); echo "plugin $$n"; \
 		(cd $$d && GOOS=wasip1 GOARCH=wasm $(GO) build -buildmode=c-shared -trimpath -o $(CURDIR)/$(EMBED)/$$n.wasm .) || exit 1; \
+	done
+	@for d in $(C_PLUGIN_DIRS); do \
+		n=$$(basename $$d); \
+		if command -v clang >/dev/null; then echo "plugin $$n (C)"; $(MAKE) -s -C $$d $$n.wasm || exit 1; \
+		else echo "plugin $$n (C, checked-in build: no clang)"; fi; \
+		cp $$d/$$n.wasm $(EMBED)/$$n.wasm || exit 1; \
 	done
 
 ## lint: formatting and vet

@@ -35,8 +35,10 @@ var pluginDirs = map[string]string{
 	"rate-limit":     "../plugins/rate-limit",
 	"cache":          "../plugins/cache",
 	"shared":         "../sdk/go/internal/testplugins/shared",
-	"api-key":        "../plugins/api-key",
-	"pausebody":      "../sdk/go/internal/testplugins/pausebody",
+	// header-rules is written in C: its checked-in build.
+	"header-rules": "../plugins/header-rules/header-rules.wasm",
+	"api-key":      "../plugins/api-key",
+	"pausebody":    "../sdk/go/internal/testplugins/pausebody",
 	// testfn (sdk/go/lambda's test function, on StartJSON) echoes the
 	// proxy event it received, or answers with the proxy response in the
 	// request body, or fails, by the x-test-mode request header.
@@ -53,6 +55,9 @@ func (sourcePlugins) Resolve(_ context.Context, ref config.PluginRef) ([]byte, e
 	}
 	if _, err := os.Stat(dir); err != nil {
 		return nil, fmt.Errorf("plugin %q: %w", ref.Name, err)
+	}
+	if strings.HasSuffix(dir, ".wasm") {
+		return os.ReadFile(dir)
 	}
 	return wasmbuild.Build(dir)
 }
