@@ -87,6 +87,12 @@ const (
 	PropDestinationAddress = "destination.address" // string "ip:port"
 	PropDestinationPort    = "destination.port"    // int64
 
+	// TLS of the downstream connection (Envoy's connection.* names).
+	PropConnectionMTLS        = "connection.mtls"                     // bool: a client certificate was verified
+	PropConnectionTLSVersion  = "connection.tls_version"              // string, "TLSv1.3"; unset on plain HTTP
+	PropConnectionSNI         = "connection.requested_server_name"    // string, the TLS SNI
+	PropConnectionPeerSubject = "connection.subject_peer_certificate" // string, the verified client certificate's subject (RFC 2253)
+
 	PropPluginName   = "plugin_name"    // string
 	PropPluginRootID = "plugin_root_id" // string
 	PropPluginVMID   = "plugin_vm_id"   // string

@@ -290,6 +290,23 @@ func (rc *reqCtx) Property(path string) ([]byte, bool) {
 			return []byte(a.String()), true
 		}
 		return nil, false
+	case abi.PropConnectionMTLS:
+		return abi.EncodeBool(r.TLS != nil && len(r.TLS.VerifiedChains) > 0), true
+	case abi.PropConnectionTLSVersion:
+		if r.TLS == nil {
+			return nil, false
+		}
+		return []byte(tlsVersionName(r.TLS.Version)), true
+	case abi.PropConnectionSNI:
+		if r.TLS == nil {
+			return nil, false
+		}
+		return []byte(r.TLS.ServerName), true
+	case abi.PropConnectionPeerSubject:
+		if r.TLS == nil || len(r.TLS.VerifiedChains) == 0 {
+			return nil, false
+		}
+		return []byte(r.TLS.VerifiedChains[0][0].Subject.String()), true
 	case abi.PropStage:
 		return []byte(rc.stage.name), true
 	case abi.PropDeployment:

@@ -3,6 +3,7 @@ package gateway
 import (
 	"context"
 	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"net"
@@ -22,6 +23,22 @@ type ServerConfig struct {
 	TLSListen         string
 	TLSConfig         *tls.Config
 	CertFile, KeyFile string
+	// Certs, when set, picks the TLS certificate by SNI (and reloads;
+	// see CertStore); it takes precedence over CertFile/KeyFile and the
+	// certificates of TLSConfig.
+	Certs *CertStore
+	// MinTLSVersion is the lowest TLS version accepted (default TLS 1.2).
+	MinTLSVersion uint16
+	// ClientCAs and ClientAuth verify client certificates (mTLS):
+	// tls.VerifyClientCertIfGiven accepts clients without one (stages may
+	// still require it), tls.RequireAndVerifyClientCert refuses them at
+	// the handshake. A verified certificate's subject is the request's
+	// connection.subject_peer_certificate property.
+	ClientCAs  *x509.CertPool
+	ClientAuth tls.ClientAuthType
+	// RedirectHTTP makes the plain listener answer every request with a
+	// 308 redirect to the same URL on the TLS listener.
+	RedirectHTTP bool
 	// HTTP3 also serves HTTP/3 (QUIC, UDP) on TLSListen and advertises it
 	// with Alt-Svc on the TLS listener's responses.
 	HTTP3 bool
@@ -76,8 +93,12 @@ func (s *Server) Start() error {
 		var protos http.Protocols
 		protos.SetHTTP1(true)
 		protos.SetUnencryptedHTTP2(true)
+		plainHandler := s.h
+		if c.RedirectHTTP && c.TLSListen != "" {
+			plainHandler = http.HandlerFunc(s.redirect)
+		}
 		s.plain = &http.Server{
-			Handler:           s.h,
+			Handler:           plainHandler,
 			ReadHeaderTimeout: c.ReadHeaderTimeout,
 			IdleTimeout:       c.IdleTimeout,
 			MaxHeaderBytes:    c.MaxHeaderBytes,
@@ -88,6 +109,14 @@ func (s *Server) Start() error {
 	}
 	if c.TLSListen != "" {
 		tlsCfg := c.TLSConfig
+		if c.Certs != nil {
+			if tlsCfg == nil {
+				tlsCfg = &tls.Config{}
+			}
+			tlsCfg = tlsCfg.Clone()
+			tlsCfg.Certificates = nil
+			tlsCfg.GetCertificate = c.Certs.GetCertificate
+		}
 		if tlsCfg == nil {
 			if c.CertFile == "" || c.KeyFile == "" {
 				return errors.New("tls listener needs a certificate: set tls_cert and tls_key")
@@ -99,8 +128,18 @@ func (s *Server) Start() error {
 			tlsCfg = &tls.Config{Certificates: []tls.Certificate{cert}}
 		}
 		tlsCfg = tlsCfg.Clone()
+		if c.MinTLSVersion != 0 {
+			tlsCfg.MinVersion = c.MinTLSVersion
+		}
 		if tlsCfg.MinVersion == 0 {
 			tlsCfg.MinVersion = tls.VersionTLS12
+		}
+		if c.ClientCAs != nil {
+			tlsCfg.ClientCAs = c.ClientCAs
+			tlsCfg.ClientAuth = c.ClientAuth
+			if tlsCfg.ClientAuth == tls.NoClientCert {
+				tlsCfg.ClientAuth = tls.VerifyClientCertIfGiven
+			}
 		}
 		tlsCfg.NextProtos = []string{"h2", "http/1.1"}
 		ln, err := net.Listen("tcp", c.TLSListen)
@@ -135,6 +174,19 @@ func (s *Server) Start() error {
 		go s.serve(func() error { return s.secure.Serve(tls.NewListener(ln, tlsCfg)) })
 	}
 	return nil
+}
+
+// redirect answers a plain-HTTP request with a 308 to the TLS listener.
+func (s *Server) redirect(w http.ResponseWriter, r *http.Request) {
+	host := r.Host
+	if h, _, err := net.SplitHostPort(host); err == nil {
+		host = h
+	}
+	if _, port, err := net.SplitHostPort(s.Addr("https")); err == nil && port != "443" {
+		host = net.JoinHostPort(host, port)
+	}
+	w.Header().Set("Connection", "close")
+	http.Redirect(w, r, "https://"+host+r.URL.RequestURI(), http.StatusPermanentRedirect)
 }
 
 func (s *Server) serve(fn func() error) {
