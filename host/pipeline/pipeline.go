@@ -13,6 +13,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"time"
 
 	"github.com/wasmgate/wasmgate/abi"
 	"github.com/wasmgate/wasmgate/host/wasm"
@@ -115,6 +116,10 @@ type Exchange struct {
 	// APIKeys backs the plugins' api_key_verify calls; nil answers them
 	// UNIMPLEMENTED.
 	APIKeys APIKeys
+	// Observer, when set, is told of every plugin callback and of the
+	// plugins' log lines (execution logs, metrics). Set it before the
+	// first phase.
+	Observer Observer
 
 	// LoadBody reads the whole request body into ReqBody; RequestHeaders
 	// calls it when a plugin that handles the body pauses its headers.
@@ -182,13 +187,13 @@ func (x *Exchange) failed(i int, err error) error {
 }
 
 // run delivers one callback to step i and waits while it is paused.
-func (x *Exchange) run(i int, call func(*wasm.Stream) (abi.Action, error)) error {
-	return x.runThen(i, call, nil)
+func (x *Exchange) run(i int, ph Phase, call func(*wasm.Stream) (abi.Action, error)) error {
+	return x.runThen(i, ph, call, nil)
 }
 
 // runThen is run; paused, when not nil, is called once when the step
 // pauses, before waiting for it to resume.
-func (x *Exchange) runThen(i int, call func(*wasm.Stream) (abi.Action, error), paused func() error) error {
+func (x *Exchange) runThen(i int, ph Phase, call func(*wasm.Stream) (abi.Action, error), paused func() error) error {
 	s := x.streams[i]
 	if s == nil || x.skip[i] {
 		return nil
@@ -197,7 +202,7 @@ func (x *Exchange) runThen(i int, call func(*wasm.Stream) (abi.Action, error), p
 	h.mu.Lock()
 	h.continued = false
 	h.mu.Unlock()
-	act, err := call(s)
+	act, err := x.timed(i, ph, s, call)
 	if err != nil {
 		return x.failed(i, err)
 	}
@@ -249,7 +254,7 @@ func (x *Exchange) RequestHeaders(endOfStream bool) error {
 		if !endOfStream && x.chain.reqBody && x.LoadBody != nil && x.chain.steps[i].Plugin.Handles(abi.ExportOnRequestBody) {
 			paused = func() error { return x.bodyWhilePaused(i) }
 		}
-		if err := x.runThen(i, func(s *wasm.Stream) (abi.Action, error) { return s.OnRequestHeaders(n, endOfStream) }, paused); err != nil {
+		if err := x.runThen(i, PhaseRequestHeaders, func(s *wasm.Stream) (abi.Action, error) { return s.OnRequestHeaders(n, endOfStream) }, paused); err != nil {
 			return err
 		}
 		if x.Local() != nil {
@@ -276,7 +281,7 @@ func (x *Exchange) bodyWhilePaused(i int) error {
 			continue
 		}
 		x.bodySeen[j] = true
-		if err := x.run(j, func(s *wasm.Stream) (abi.Action, error) { return s.OnRequestBody(len(x.ReqBody.B), true) }); err != nil {
+		if err := x.run(j, PhaseRequestBody, func(s *wasm.Stream) (abi.Action, error) { return s.OnRequestBody(len(x.ReqBody.B), true) }); err != nil {
 			return err
 		}
 		if x.Local() != nil {
@@ -290,7 +295,7 @@ func (x *Exchange) bodyWhilePaused(i int) error {
 	if s == nil || x.skip[i] {
 		return nil
 	}
-	if _, err := s.OnRequestBody(len(x.ReqBody.B), true); err != nil {
+	if _, err := x.timed(i, PhaseRequestBody, s, func(s *wasm.Stream) (abi.Action, error) { return s.OnRequestBody(len(x.ReqBody.B), true) }); err != nil {
 		return x.failed(i, err)
 	}
 	return nil
@@ -311,7 +316,7 @@ func (x *Exchange) RequestBody() error {
 		if x.bodySeen != nil && x.bodySeen[i] {
 			continue
 		}
-		if err := x.run(i, func(s *wasm.Stream) (abi.Action, error) { return s.OnRequestBody(len(x.ReqBody.B), true) }); err != nil {
+		if err := x.run(i, PhaseRequestBody, func(s *wasm.Stream) (abi.Action, error) { return s.OnRequestBody(len(x.ReqBody.B), true) }); err != nil {
 			return err
 		}
 		if x.Local() != nil {
@@ -345,7 +350,7 @@ func (x *Exchange) ResponseHeaders(endOfStream bool) error {
 	for i := x.respSteps() - 1; i >= 0; i-- {
 		x.snapshotHeaders(i)
 		n := x.RespHeaders.Len()
-		if err := x.run(i, func(s *wasm.Stream) (abi.Action, error) { return s.OnResponseHeaders(n, endOfStream) }); err != nil {
+		if err := x.run(i, PhaseResponseHeaders, func(s *wasm.Stream) (abi.Action, error) { return s.OnResponseHeaders(n, endOfStream) }); err != nil {
 			return err
 		}
 	}
@@ -359,7 +364,7 @@ func (x *Exchange) ResponseBody() error {
 	}
 	for i := x.respSteps() - 1; i >= 0; i-- {
 		x.snapshotBody(i)
-		if err := x.run(i, func(s *wasm.Stream) (abi.Action, error) { return s.OnResponseBody(len(x.RespBody.B), true) }); err != nil {
+		if err := x.run(i, PhaseResponseBody, func(s *wasm.Stream) (abi.Action, error) { return s.OnResponseBody(len(x.RespBody.B), true) }); err != nil {
 			return err
 		}
 	}
@@ -379,7 +384,18 @@ func (x *Exchange) Close() {
 	x.CacheAbandon()
 	for i, s := range x.streams {
 		if s != nil {
-			_ = s.Close() // a failure here poisons that instance; the response is out already
+			var t0 time.Time
+			if x.Observer != nil {
+				t0 = time.Now()
+			}
+			err := s.Close() // a failure here poisons that instance; the response is out already
+			if x.Observer != nil {
+				v := VerdictContinue
+				if err != nil {
+					v = VerdictError
+				}
+				x.Observer.PluginCall(Call{Step: i, Plugin: x.chain.steps[i].Plugin, Phase: PhaseDone, Duration: time.Since(t0), Verdict: v, Err: err})
+			}
 			x.streams[i] = nil
 		}
 	}
