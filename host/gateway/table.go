@@ -8,6 +8,8 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+
+	"github.com/wasmgate/wasmgate/host/observe"
 )
 
 // Table is what the gateway serves: stages, each pointing at the snapshot
@@ -43,6 +45,9 @@ type TableStage struct {
 	// Cache is the stage's response cache setting; nil: a cache of
 	// Caches.DefaultMB, created when a plugin first uses it.
 	Cache *CacheSetting
+	// Observe is the stage's logs and capture settings; nil: the
+	// Observer's defaults.
+	Observe *observe.StageSettings
 }
 
 // NewTable indexes stages; names and host names must be unique.
