@@ -176,5 +176,21 @@ func stageLine(st deploy.Stage) string {
 	case c.SizeMB > 0:
 		s += fmt.Sprintf(", cache %d MB", c.SizeMB)
 	}
+	if a := st.AccessLog; a != nil && a.Format != "" {
+		f := a.Format
+		if len(f) > 24 {
+			f = "template"
+		}
+		s += ", access log " + f
+		if a.Destination != "" {
+			s += " → " + a.Destination
+		}
+	}
+	if e := st.ExecLog; e != nil && e.Level != "" {
+		s += ", exec log " + e.Level
+	}
+	if c := st.Capture; c != nil && c.SampleRate > 0 {
+		s += fmt.Sprintf(", capture %g%%", c.SampleRate*100)
+	}
 	return s
 }
