@@ -471,14 +471,12 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // API does not define; a plugin's local response (a CORS preflight answer)
 // is sent, otherwise the request gets the 405 it would have had.
 func (g *Gateway) servePreflight(ctx context.Context, w http.ResponseWriter, rc *reqCtx, op *operation, allow string) {
-	r := rc.r
-	x, err := op.chain.Start(ctx, rc, requestFields(r, rc.scheme, r.URL.RequestURI()))
+	x, err := rc.startChain(ctx, op)
 	if err != nil {
 		g.fail(w, rc, err)
 		return
 	}
 	defer x.Close()
-	rc.watch(x, op.chain.Len())
 	if err := x.RequestHeaders(true); err != nil {
 		g.fail(w, rc, err)
 		return

@@ -1,6 +1,8 @@
 package gateway
 
 import (
+	"context"
+	"errors"
 	"io"
 	"net"
 	"net/http"
@@ -85,18 +87,25 @@ func (g *Gateway) callIntegration(op *operation, rc *reqCtx, out *http.Request) 
 	return resp, err
 }
 
-// watch makes the request's plugins report to rc.
-func (rc *reqCtx) watch(x *pipeline.Exchange, n int) {
+// startChain starts the operation's plugins, reporting to rc when the
+// request is observed.
+func (rc *reqCtx) startChain(ctx context.Context, op *operation) (*pipeline.Exchange, error) {
+	r := rc.r
 	if !rc.obs.on {
-		return
+		return op.chain.Start(ctx, rc, requestFields(r, rc.scheme, r.URL.RequestURI()))
 	}
-	rc.obs.x = x
-	x.Observer = rc
-	if n <= len(rc.obs.timingBuf) {
+	if n := op.chain.Len(); n <= len(rc.obs.timingBuf) {
 		rc.obs.timings = rc.obs.timingBuf[:n]
 	} else {
 		rc.obs.timings = make([]observe.PluginTiming, n)
 	}
+	x, err := op.chain.StartObserved(ctx, rc, requestFields(r, rc.scheme, r.URL.RequestURI()), rc)
+	if err != nil {
+		rc.startFailed(err)
+		return nil, err
+	}
+	rc.obs.x = x
+	return x, nil
 }
 
 // PluginCall implements pipeline.Observer.
@@ -123,6 +132,26 @@ func (rc *reqCtx) PluginCall(c pipeline.Call) {
 
 func (o *obsState) pluginFailed(rc *reqCtx, p *wasm.Plugin, err error) {
 	rc.gwMetrics().Plugin(rc.stage.name, p.Info().Name).Failed(err)
+}
+
+// startFailed records a plugin that failed before the request's exchange
+// existed (its stream context could not be created: a trap in
+// on_context_create).
+func (rc *reqCtx) startFailed(err error) {
+	var se *pipeline.StepError
+	if !rc.obs.on || !errors.As(err, &se) {
+		return
+	}
+	rc.gwMetrics().Plugin(rc.stage.name, se.Plugin).Failed(err)
+	var ce *wasm.CallError
+	digest := ""
+	if errors.As(err, &ce) {
+		digest = ce.Digest
+	}
+	rc.obs.stage.LogCall(&observe.PluginCall{
+		RequestID: rc.id, Stage: rc.stage.name, Plugin: se.Plugin, Digest: digest,
+		Phase: "context_create", Verdict: string(pipeline.VerdictError), Err: err,
+	})
 }
 
 // PluginLog implements pipeline.Observer.

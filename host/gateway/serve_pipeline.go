@@ -17,13 +17,12 @@ import (
 // servePipeline runs the operation's plugins around its integration.
 func (g *Gateway) servePipeline(ctx context.Context, w http.ResponseWriter, rc *reqCtx, op *operation) {
 	r := rc.r
-	x, err := op.chain.Start(ctx, rc, requestFields(r, rc.scheme, r.URL.RequestURI()))
+	x, err := rc.startChain(ctx, op)
 	if err != nil {
 		g.fail(w, rc, err)
 		return
 	}
 	defer x.Close()
-	rc.watch(x, op.chain.Len())
 	if g.opts.Policies != nil {
 		x.Policies = g.opts.Policies
 	}

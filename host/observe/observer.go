@@ -322,6 +322,9 @@ func (o *Observer) compile(name string, s StageSettings, writers map[string]*Asy
 	if s.ExecLogDest == "" {
 		s.ExecLogDest = "stdout"
 	}
+	if s.Capture == nil {
+		s.Capture = d.Capture
+	}
 	if err := Check(s); err != nil {
 		return nil, err
 	}

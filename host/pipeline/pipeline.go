@@ -143,11 +143,18 @@ type Exchange struct {
 // Start creates the plugins' stream contexts for a request. reqHeaders must
 // include the pseudo-headers :method, :path, :authority and :scheme.
 func (c *Chain) Start(ctx context.Context, props Props, reqHeaders *wasm.Fields) (*Exchange, error) {
+	return c.StartObserved(ctx, props, reqHeaders, nil)
+}
+
+// StartObserved is Start with the exchange's Observer set from the
+// start, so it also hears of the plugins' stream context creation.
+func (c *Chain) StartObserved(ctx context.Context, props Props, reqHeaders *wasm.Fields, obs Observer) (*Exchange, error) {
 	n := len(c.steps)
 	x := &Exchange{
 		ctx:        ctx,
 		chain:      c,
 		props:      props,
+		Observer:   obs,
 		ReqHeaders: reqHeaders,
 		streams:    make([]*wasm.Stream, n),
 		hosts:      make([]stepHost, n),
