@@ -179,5 +179,21 @@ func stageLine(st deploy.Stage) string {
 	if th := st.Throttle; th != nil {
 		s += fmt.Sprintf(", throttle %g/s burst %d", th.RateLimit, th.Burst)
 	}
+	if a := st.AccessLog; a != nil && a.Format != "" {
+		f := a.Format
+		if len(f) > 24 {
+			f = "template"
+		}
+		s += ", access log " + f
+		if a.Destination != "" {
+			s += " → " + a.Destination
+		}
+	}
+	if e := st.ExecLog; e != nil && e.Level != "" {
+		s += ", exec log " + e.Level
+	}
+	if c := st.Capture; c != nil && c.SampleRate > 0 {
+		s += fmt.Sprintf(", capture %g%%", c.SampleRate*100)
+	}
 	return s
 }

@@ -34,6 +34,7 @@ import (
 	"github.com/wasmgate/wasmgate/host/config"
 	"github.com/wasmgate/wasmgate/host/deploy"
 	"github.com/wasmgate/wasmgate/host/gateway"
+	"github.com/wasmgate/wasmgate/host/observe"
 	"github.com/wasmgate/wasmgate/host/policy"
 	"github.com/wasmgate/wasmgate/host/policy/cache"
 	"github.com/wasmgate/wasmgate/host/wasm"
@@ -144,7 +145,23 @@ func serve(ctx context.Context, s *config.Settings, configDir string, pluginDirs
 		return err
 	}
 	defer keys.Close()
-	g := gateway.New(gateway.Options{
+	var g *gateway.Gateway
+	obs, err := observe.New(observe.Options{
+		Defaults: observe.StageSettings{
+			AccessLog: s.AccessLog, AccessLogDest: s.AccessLogDest,
+			ExecLog: s.ExecLog, ExecLogDest: s.ExecLogDest,
+		},
+		Rotation: observe.Rotation{MaxSizeMB: int(s.LogMaxSizeMB), MaxBackups: int(s.LogMaxBackups)},
+		Sources: observe.Sources{
+			Plugins:       func() []*wasm.Plugin { return g.LivePlugins() },
+			PluginMetrics: engine.Metrics,
+		},
+	})
+	if err != nil {
+		return fmt.Errorf("settings access_log/exec_log: %w", err)
+	}
+	defer obs.Close()
+	g = gateway.New(gateway.Options{
 		Engine:           engine,
 		Services:         store,
 		MaxBodyBytes:     s.MaxBodyBytes,
@@ -153,6 +170,8 @@ func serve(ctx context.Context, s *config.Settings, configDir string, pluginDirs
 		Caches:           caches,
 		APIKeys:          keys,
 		ErrorLog:         func(id, msg string) { logf("request %s: %s", id, msg) },
+		Observe:          obs,
+		TrustRequestID:   s.TrustRequestID,
 	})
 
 	mopts := deploy.Options{Dir: s.DataDir, Engine: engine, Gateway: g, Log: logf}
@@ -248,7 +267,7 @@ func serve(ctx context.Context, s *config.Settings, configDir string, pluginDirs
 	if err := srv.Start(); err != nil {
 		return err
 	}
-	adminErr, stopAdmin, err := startAdmin(s, m, keys, logf)
+	adminErr, stopAdmin, err := startAdmin(s, m, keys, obs, logf)
 	if err != nil {
 		_ = srv.Shutdown(context.Background())
 		return err
@@ -370,7 +389,7 @@ func readPluginDir(dir string) ([]deploy.PluginFile, error) {
 
 // startAdmin serves the admin API when admin_listen is set. It refuses a
 // non-loopback address without a token.
-func startAdmin(s *config.Settings, m *deploy.Manager, keys *apikeys.Store, logf func(string, ...any)) (<-chan error, func(), error) {
+func startAdmin(s *config.Settings, m *deploy.Manager, keys *apikeys.Store, obs *observe.Observer, logf func(string, ...any)) (<-chan error, func(), error) {
 	errc := make(chan error, 1)
 	if s.AdminListen == "" {
 		return errc, func() {}, nil
@@ -383,7 +402,7 @@ func startAdmin(s *config.Settings, m *deploy.Manager, keys *apikeys.Store, logf
 		return nil, nil, fmt.Errorf("admin_listen: %w", err)
 	}
 	srv := &http.Server{
-		Handler:           admin.New(m, admin.Options{Token: s.AdminToken, APIKeys: keys, Log: logf}),
+		Handler:           admin.New(m, admin.Options{Token: s.AdminToken, APIKeys: keys, Log: logf, Metrics: obs.Metrics().Handler()}),
 		ReadHeaderTimeout: s.ReadHeaderTimeout,
 		IdleTimeout:       s.IdleTimeout,
 	}
@@ -424,7 +443,7 @@ func printURLs(m *deploy.Manager, srv *gateway.Server, adminAddr string, demo bo
 		fmt.Printf("  %s  %s\n", proto, hs)
 	}
 	if adminAddr != "" {
-		fmt.Printf("  admin API  http://%s (wasmgate stages, deploy, rollback, ...)\n", adminAddr)
+		fmt.Printf("  admin API  http://%s (wasmgate stages, deploy, rollback, ...); Prometheus metrics at /metrics\n", adminAddr)
 	}
 	first := h
 	if first == "" {

@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 
 	"github.com/wasmgate/wasmgate/host/admin"
 	"github.com/wasmgate/wasmgate/host/deploy"
@@ -69,6 +70,7 @@ func stagesSetCmd(conn *adminConn) *cobra.Command {
 	var cacheMB, throttleBurst int
 	var throttleRate float64
 	var vars, unset, hosts []string
+	var lf logFlags
 	cmd := &cobra.Command{
 		Use:   "set NAME",
 		Short: "Create a stage or change its deployment, variables or hosts",
@@ -79,9 +81,21 @@ them all), --cache off turns the stage's response cache off (on turns it
 back on) and --cache-size-mb sizes it, --throttle-rate and
 --throttle-burst set the stage's throttle (one token bucket for all its
 requests; 429 beyond) and --throttle off removes it. Pointing a stage at
-another deployment this way counts as a deploy in the history.`,
+another deployment this way counts as a deploy in the history.
+
+Logs: --access-log json|clf|off|'$context template' and --access-log-dest
+stdout|stderr|FILE (rotated by size; comma-separate several);
+--exec-log off|error|info (each plugin call's phase, duration and verdict,
+and the plugins' own log lines) and --exec-log-dest. An empty value ("")
+goes back to the server's default. --capture-sample 0.1 writes one
+request in ten whole (bodies capped by --capture-max-body) after
+redacting Authorization, Cookie, Set-Cookie, X-Api-Key, the
+--capture-redact-header names and the --capture-redact-field JSON
+fields; --capture-sample 0 stops capturing.`,
 		Example: `  wasmgate stages set beta --deployment d-9 --host beta.example.com --var backend=https://beta.internal
-  wasmgate stages set prod --cache-size-mb 256 --throttle-rate 10000 --throttle-burst 5000`,
+  wasmgate stages set prod --cache-size-mb 256 --throttle-rate 10000 --throttle-burst 5000
+  wasmgate stages set prod --access-log json --access-log-dest /var/log/wasmgate/prod.log --exec-log info --capture-sample 0.1
+  wasmgate stages set dev --access-log '$context.requestId $context.httpMethod $context.resourcePath $context.status $context.responseLatency'`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			name := args[0]
@@ -98,6 +112,7 @@ another deployment this way counts as a deploy in the history.`,
 				spec = deploy.StageSpec{
 					Deployment: cur.Deployment, Hosts: cur.Hosts, Variables: cur.Variables,
 					Throttle: cur.Throttle, Cache: cur.Cache, AccessLog: cur.AccessLog,
+					ExecLog: cur.ExecLog, Capture: cur.Capture,
 				}
 			case errors.As(err, &ae) && ae.Status == 404:
 				if deployment == "" {
@@ -165,6 +180,9 @@ another deployment this way counts as a deploy in the history.`,
 				}
 				spec.Throttle = &th
 			}
+			if err := lf.apply(cmd, &spec); err != nil {
+				return err
+			}
 			st, err := c.PutStage(cmd.Context(), name, spec)
 			if err != nil {
 				return explain(c, err)
@@ -183,7 +201,94 @@ another deployment this way counts as a deploy in the history.`,
 	f.Float64Var(&throttleRate, "throttle-rate", 0, "the stage's throttle: requests per second for the whole stage")
 	f.IntVar(&throttleBurst, "throttle-burst", 0, "the stage's throttle: burst (default: the rate, rounded up)")
 	f.StringVar(&throttleMode, "throttle", "", "off removes the stage's throttle")
+	lf.add(f)
 	return cmd
+}
+
+// logFlags are stages set's log and capture flags.
+type logFlags struct {
+	access, accessDest, exec, execDest, captureDest string
+	sample                                          float64
+	maxBody                                         int
+	redactHeaders, redactFields                     []string
+}
+
+func (l *logFlags) add(f *pflag.FlagSet) {
+	f.StringVar(&l.access, "access-log", "", `access log format: json, clf, off, or a template like '$context.requestId $context.status' ("" = server default)`)
+	f.StringVar(&l.accessDest, "access-log-dest", "", `access log destination: stdout, stderr or a file path, comma-separated for several ("" = server default)`)
+	f.StringVar(&l.exec, "exec-log", "", `execution log level: off, error or info ("" = server default)`)
+	f.StringVar(&l.execDest, "exec-log-dest", "", "execution log destination (as --access-log-dest)")
+	f.Float64Var(&l.sample, "capture-sample", 0, "share of requests captured whole, 0 to 1 (0 stops capturing)")
+	f.IntVar(&l.maxBody, "capture-max-body", 0, "bytes of each body kept in a capture (default 8192)")
+	f.StringArrayVar(&l.redactHeaders, "capture-redact-header", nil, "header whose value captures redact (repeatable; Authorization, Cookie, Set-Cookie and X-Api-Key always are)")
+	f.StringArrayVar(&l.redactFields, "capture-redact-field", nil, "JSON body field captures redact at any depth (repeatable)")
+	f.StringVar(&l.captureDest, "capture-dest", "", "capture destination (default: the execution log's)")
+}
+
+// apply changes spec for the flags given, keeping the other settings.
+func (l *logFlags) apply(cmd *cobra.Command, spec *deploy.StageSpec) error {
+	ch := cmd.Flags().Changed
+	if ch("access-log") || ch("access-log-dest") {
+		a := deploy.AccessLog{}
+		if spec.AccessLog != nil {
+			a = *spec.AccessLog
+		}
+		if ch("access-log") {
+			a.Format = l.access
+		}
+		if ch("access-log-dest") {
+			a.Destination = l.accessDest
+		}
+		spec.AccessLog = &a
+		if a == (deploy.AccessLog{}) {
+			spec.AccessLog = nil
+		}
+	}
+	if ch("exec-log") || ch("exec-log-dest") {
+		e := deploy.ExecLog{}
+		if spec.ExecLog != nil {
+			e = *spec.ExecLog
+		}
+		if ch("exec-log") {
+			e.Level = l.exec
+		}
+		if ch("exec-log-dest") {
+			e.Destination = l.execDest
+		}
+		spec.ExecLog = &e
+		if e == (deploy.ExecLog{}) {
+			spec.ExecLog = nil
+		}
+	}
+	if ch("capture-sample") || ch("capture-max-body") || ch("capture-redact-header") || ch("capture-redact-field") || ch("capture-dest") {
+		c := deploy.Capture{}
+		if spec.Capture != nil {
+			c = *spec.Capture
+		}
+		if ch("capture-sample") {
+			if l.sample < 0 || l.sample > 1 {
+				return fmt.Errorf("--capture-sample %v: want 0 to 1 (0.1 captures one request in ten)", l.sample)
+			}
+			c.SampleRate = l.sample
+		}
+		if ch("capture-max-body") {
+			c.MaxBodyBytes = l.maxBody
+		}
+		if ch("capture-redact-header") {
+			c.RedactHeaders = l.redactHeaders
+		}
+		if ch("capture-redact-field") {
+			c.RedactFields = l.redactFields
+		}
+		if ch("capture-dest") {
+			c.Destination = l.captureDest
+		}
+		spec.Capture = &c
+		if c.SampleRate == 0 {
+			spec.Capture = nil
+		}
+	}
+	return nil
 }
 
 func stagesDeleteCmd(conn *adminConn) *cobra.Command {

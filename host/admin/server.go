@@ -42,6 +42,9 @@ type Options struct {
 	Log func(format string, args ...any)
 	// APIKeys backs /v1/apikeys and /v1/usageplans; nil answers them 404.
 	APIKeys *apikeys.Store
+	// Metrics serves GET /metrics (Prometheus text format, behind the
+	// token like every endpoint); nil answers it 404.
+	Metrics http.Handler
 }
 
 type server struct {
@@ -89,6 +92,9 @@ func New(m *deploy.Manager, opts Options) http.Handler {
 		{"GET /v1/history", s.history},
 	}
 	routes = append(routes, s.keyRoutes()...)
+	if opts.Metrics != nil {
+		s.mux.Handle("GET /metrics", opts.Metrics)
+	}
 	for _, rt := range routes {
 		h := rt.h
 		s.mux.HandleFunc(rt.pattern, func(w http.ResponseWriter, r *http.Request) {
@@ -130,7 +136,7 @@ func (w *jsonErrorWriter) WriteHeader(code int) {
 	var msg string
 	switch code {
 	case http.StatusNotFound:
-		msg = fmt.Sprintf("no endpoint %s %s: the admin API's endpoints are under /v1 (/v1/stages, /v1/deployments, /v1/plugins, /v1/history, /v1/apikeys, /v1/usageplans, /v1/health)", w.r.Method, w.r.URL.Path)
+		msg = fmt.Sprintf("no endpoint %s %s: the admin API's endpoints are under /v1 (/v1/stages, /v1/deployments, /v1/plugins, /v1/history, /v1/apikeys, /v1/usageplans, /v1/health), and /metrics", w.r.Method, w.r.URL.Path)
 	case http.StatusMethodNotAllowed:
 		msg = fmt.Sprintf("%s %s: method not allowed (allowed: %s)", w.r.Method, w.r.URL.Path, w.Header().Get("Allow"))
 	default:

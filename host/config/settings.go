@@ -82,6 +82,24 @@ type Settings struct {
 	// LogLevel is trace, debug, info (the default), warn, error or
 	// disabled.
 	LogLevel string
+	// AccessLog is the access log format of stages that set none: "json",
+	// "clf", a $context template, or "" / "off" (the default: no access
+	// log unless a stage asks for one, as in API Gateway).
+	AccessLog string
+	// AccessLogDest is where those lines go: "stdout" (the default),
+	// "stderr", a file path rotated by size, or several, comma-separated.
+	AccessLogDest string
+	// ExecLog is the execution log level of stages that set none: off
+	// (the default), error or info.
+	ExecLog string
+	// ExecLogDest is where execution log lines go (as AccessLogDest).
+	ExecLogDest string
+	// LogMaxSizeMB rotates a log file at this size (default 100);
+	// LogMaxBackups rotated files are kept (default 5).
+	LogMaxSizeMB, LogMaxBackups int64
+	// TrustRequestID keeps a client's well-formed X-Request-Id instead of
+	// assigning one (behind a proxy that assigns ids). Off by default.
+	TrustRequestID bool
 }
 
 // DefaultSettings returns the settings used when nothing is configured.
@@ -98,6 +116,11 @@ func DefaultSettings() Settings {
 		ShutdownTimeout:    30 * time.Second,
 		WatchInterval:      2 * time.Second,
 		LogLevel:           "info",
+		AccessLogDest:      "stdout",
+		ExecLog:            "off",
+		ExecLogDest:        "stdout",
+		LogMaxSizeMB:       100,
+		LogMaxBackups:      5,
 	}
 }
 
@@ -131,6 +154,13 @@ var settings = []setting{
 	{"idle_timeout", "idle keep-alive connection timeout", func(s *Settings) any { return &s.IdleTimeout }},
 	{"shutdown_timeout", "time allowed to drain requests on shutdown", func(s *Settings) any { return &s.ShutdownTimeout }},
 	{"log_level", "trace, debug, info, warn, error or disabled", func(s *Settings) any { return &s.LogLevel }},
+	{"access_log", `access log format of stages that set none: json, clf, a $context template, or "" (off)`, func(s *Settings) any { return &s.AccessLog }},
+	{"access_log_dest", "where access logs go: stdout, stderr, a file path (rotated), or several, comma-separated", func(s *Settings) any { return &s.AccessLogDest }},
+	{"exec_log", "execution log level of stages that set none: off, error or info", func(s *Settings) any { return &s.ExecLog }},
+	{"exec_log_dest", "where execution logs go (as access_log_dest)", func(s *Settings) any { return &s.ExecLogDest }},
+	{"log_max_size_mb", "rotate a log file at this size in MB", func(s *Settings) any { return &s.LogMaxSizeMB }},
+	{"log_max_backups", "rotated log files kept", func(s *Settings) any { return &s.LogMaxBackups }},
+	{"trust_request_id", "keep a client's well-formed X-Request-Id instead of assigning one", func(s *Settings) any { return &s.TrustRequestID }},
 }
 
 func settingKeys() []string {
@@ -371,6 +401,12 @@ func (s *Settings) validate() []error {
 		if d.v <= 0 {
 			bad("%s must be positive, not %s", d.key, d.v)
 		}
+	}
+	if !slices.Contains([]string{"off", "error", "info"}, s.ExecLog) {
+		bad("exec_log must be off, error or info, not %q", s.ExecLog)
+	}
+	if s.LogMaxSizeMB <= 0 || s.LogMaxBackups < 0 {
+		bad("log_max_size_mb must be positive and log_max_backups at least 0")
 	}
 	if !slices.Contains(logLevels, s.LogLevel) {
 		bad("log_level must be one of %s, not %q", strings.Join(logLevels, ", "), s.LogLevel)

@@ -153,7 +153,7 @@ func table(live map[string]*liveStage, stages map[string]*Stage) (*gateway.Table
 	var ts []*gateway.TableStage
 	for _, name := range slices.Sorted(maps.Keys(live)) {
 		ls, st := live[name], stages[name]
-		e := &gateway.TableStage{Name: name, Hosts: st.Hosts, Main: ls.main}
+		e := &gateway.TableStage{Name: name, Hosts: st.Hosts, Main: ls.main, Observe: st.observeSettings()}
 		if st.Cache != nil {
 			e.Cache = &gateway.CacheSetting{Enabled: st.Cache.Enabled, SizeMB: st.Cache.SizeMB}
 		}

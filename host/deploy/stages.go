@@ -12,6 +12,7 @@ import (
 	bolt "go.etcd.io/bbolt"
 
 	"github.com/wasmgate/wasmgate/host/config"
+	"github.com/wasmgate/wasmgate/host/observe"
 )
 
 // StageSpec is what PutStage sets: the deployment (required for a new
@@ -23,6 +24,8 @@ type StageSpec struct {
 	Throttle   *Throttle         `json:"throttle,omitempty"`
 	Cache      *Cache            `json:"cache,omitempty"`
 	AccessLog  *AccessLog        `json:"accessLog,omitempty"`
+	ExecLog    *ExecLog          `json:"execLog,omitempty"`
+	Capture    *Capture          `json:"capture,omitempty"`
 }
 
 var (
@@ -52,10 +55,27 @@ func (s *StageSpec) validate() error {
 		return fmt.Errorf("cache: sizeMB at least 0, ttlSeconds between 0 and 3600")
 	}
 	if a := s.AccessLog; a != nil {
-		switch {
-		case a.Format == "json", a.Format == "clf", strings.Contains(a.Format, "$context."):
-		default:
-			return fmt.Errorf("accessLog: format %q: want json, clf or a template with $context variables", a.Format)
+		if a.Format != "" && a.Format != observe.FormatOff {
+			if _, err := observe.ParseFormat(a.Format); err != nil {
+				return fmt.Errorf("accessLog: format %q: %v (want json, clf, off or a template with $context variables)", a.Format, err)
+			}
+		}
+		if err := observe.CheckDestination(a.Destination); err != nil {
+			return fmt.Errorf("accessLog: %v", err)
+		}
+	}
+	if e := s.ExecLog; e != nil {
+		if _, err := observe.ParseExecLevel(e.Level); err != nil {
+			return fmt.Errorf("execLog: %v", err)
+		}
+		if err := observe.CheckDestination(e.Destination); err != nil {
+			return fmt.Errorf("execLog: %v", err)
+		}
+	}
+	if c := s.Capture; c != nil {
+		st := Stage{Capture: c}
+		if err := observe.Check(*st.observeSettings()); err != nil {
+			return fmt.Errorf("capture: %v", err)
 		}
 	}
 	return nil
@@ -91,6 +111,7 @@ func (m *Manager) PutStage(ctx context.Context, name string, spec StageSpec, aut
 		st.Variables = map[string]string{}
 	}
 	st.Throttle, st.Cache, st.AccessLog = spec.Throttle, spec.Cache, spec.AccessLog
+	st.ExecLog, st.Capture = spec.ExecLog, spec.Capture
 	action := "update-stage"
 	if isNew {
 		action = "create-stage"
@@ -160,6 +181,15 @@ func (st *Stage) clone() *Stage {
 	if st.AccessLog != nil {
 		t := *st.AccessLog
 		c.AccessLog = &t
+	}
+	if st.ExecLog != nil {
+		t := *st.ExecLog
+		c.ExecLog = &t
+	}
+	if st.Capture != nil {
+		t := *st.Capture
+		t.RedactHeaders, t.RedactFields = slices.Clone(t.RedactHeaders), slices.Clone(t.RedactFields)
+		c.Capture = &t
 	}
 	return &c
 }

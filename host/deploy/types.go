@@ -4,6 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"time"
+
+	"github.com/wasmgate/wasmgate/host/observe"
 )
 
 // Errors, to be tested with errors.Is; the admin API maps them to 404,
@@ -87,6 +89,10 @@ type Stage struct {
 	Throttle  *Throttle  `json:"throttle,omitempty"`
 	Cache     *Cache     `json:"cache,omitempty"`
 	AccessLog *AccessLog `json:"accessLog,omitempty"`
+	// ExecLog and Capture are the stage's execution log and
+	// request/response capture settings.
+	ExecLog *ExecLog `json:"execLog,omitempty"`
+	Capture *Capture `json:"capture,omitempty"`
 	// Served lists the deployments the stage has pointed at, oldest
 	// first; rollback without a target goes to the newest one older than
 	// the current deployment.
@@ -125,10 +131,58 @@ type Cache struct {
 
 // AccessLog is a stage's access log setting.
 type AccessLog struct {
-	// Format is "json", "clf" or a $context template.
+	// Format is "json", "clf", a $context template, or "off" (see
+	// host/observe); "" takes the server's access_log.
 	Format string `json:"format"`
-	// Destination is "stdout", a file path, or "" (off).
+	// Destination is "stdout", "stderr", a file path (rotated by size),
+	// or several, comma-separated; "" takes the server's access_log_dest.
 	Destination string `json:"destination,omitempty"`
+}
+
+// ExecLog is a stage's execution log setting: each plugin callback's
+// phase, duration and verdict, and the plugins' own log lines.
+type ExecLog struct {
+	// Level is "off", "error" or "info"; "" takes the server's exec_log.
+	Level string `json:"level"`
+	// Destination is as AccessLog's; "" takes the server's exec_log_dest.
+	Destination string `json:"destination,omitempty"`
+}
+
+// Capture is a stage's full request/response capture setting.
+type Capture struct {
+	// SampleRate is the share of requests captured, 0 to 1.
+	SampleRate float64 `json:"sampleRate"`
+	// MaxBodyBytes caps each captured body (0: 8 KiB).
+	MaxBodyBytes int `json:"maxBodyBytes,omitempty"`
+	// RedactHeaders and RedactFields name headers and JSON body fields
+	// (at any depth) whose values are replaced before anything is
+	// written; Authorization, Proxy-Authorization, Cookie, Set-Cookie and
+	// X-Api-Key always are.
+	RedactHeaders []string `json:"redactHeaders,omitempty"`
+	RedactFields  []string `json:"redactFields,omitempty"`
+	// Destination is as AccessLog's; "" is the execution log's.
+	Destination string `json:"destination,omitempty"`
+}
+
+// observeSettings converts a stage's log settings for host/observe.
+func (st *Stage) observeSettings() *observe.StageSettings {
+	if st.AccessLog == nil && st.ExecLog == nil && st.Capture == nil {
+		return nil
+	}
+	var o observe.StageSettings
+	if a := st.AccessLog; a != nil {
+		o.AccessLog, o.AccessLogDest = a.Format, a.Destination
+	}
+	if e := st.ExecLog; e != nil {
+		o.ExecLog, o.ExecLogDest = e.Level, e.Destination
+	}
+	if c := st.Capture; c != nil {
+		o.Capture = &observe.CaptureSettings{
+			SampleRate: c.SampleRate, MaxBodyBytes: c.MaxBodyBytes,
+			RedactHeaders: c.RedactHeaders, RedactFields: c.RedactFields, Destination: c.Destination,
+		}
+	}
+	return &o
 }
 
 // Event is one entry of the change history.

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/wasmgate/wasmgate/abi"
+	"github.com/wasmgate/wasmgate/host/observe"
 	"github.com/wasmgate/wasmgate/host/pipeline"
 	"github.com/wasmgate/wasmgate/host/wasm"
 )
@@ -60,6 +61,16 @@ type Options struct {
 	// ErrorLog receives gateway-side failures (plugin errors, upstream
 	// errors) with the request id. Nil discards.
 	ErrorLog func(reqID, msg string)
+	// Observe records metrics, access logs, execution logs and captures
+	// (host/observe); nil records nothing. SwapTable configures its
+	// stages from TableStage.Observe.
+	Observe *observe.Observer
+	// TrustRequestID keeps a request's X-Request-Id when the client sends
+	// a well-formed one (up to 128 characters: letters, digits, '-', '_',
+	// '.', ':'), for a gateway behind a proxy that assigns ids. Off, the
+	// gateway assigns every id; either way the id is sent upstream and
+	// back in X-Request-Id.
+	TrustRequestID bool
 }
 
 // Gateway is the HTTP data plane. It serves the current Snapshot; Swap
@@ -145,6 +156,17 @@ func (g *Gateway) SwapTable(t *Table) *Table {
 		}
 		g.opts.Caches.Configure(settings)
 	}
+	if t != nil && g.opts.Observe != nil {
+		settings := map[string]observe.StageSettings{}
+		for _, s := range t.stages {
+			if s.Observe != nil {
+				settings[s.Name] = *s.Observe
+			}
+		}
+		if err := g.opts.Observe.Configure(settings); err != nil {
+			g.logError("", "logs: "+err.Error())
+		}
+	}
 	return g.table.Swap(t)
 }
 
@@ -217,6 +239,36 @@ func (g *Gateway) logError(reqID, msg string) {
 	}
 }
 
+// failure logs a request's gateway-side failure, also to its stage's
+// execution log.
+func (g *Gateway) failure(rc *reqCtx, msg string) {
+	g.logError(rc.id, msg)
+	rc.execError(msg)
+}
+
+// writeErr writes a gateway response and remembers its message for the
+// access log.
+func (g *Gateway) writeErr(w http.ResponseWriter, rc *reqCtx, status int, msg string) {
+	if rc.obs.errMsg == "" {
+		rc.obs.errMsg = msg
+	}
+	writeError(w, status, rc.id, msg)
+}
+
+// trustedID reports whether a client-supplied request id may be kept.
+func trustedID(s string) bool {
+	if s == "" || len(s) > 128 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '_' || c == '.' || c == ':') {
+			return false
+		}
+	}
+	return true
+}
+
 // reqCtx is one request's gateway state; it answers the plugins'
 // properties.
 type reqCtx struct {
@@ -230,6 +282,7 @@ type reqCtx struct {
 	paramBuf [4]Param
 	scheme   string
 	caches   *Caches
+	obs      obsState
 }
 
 func (rc *reqCtx) param(name string) string {
@@ -360,20 +413,29 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if r.TLS != nil {
 		rc.scheme = "https"
 	}
-	rc.id = g.requestID()
+	if g.opts.TrustRequestID && trustedID(r.Header.Get("X-Request-Id")) {
+		rc.id = r.Header.Get("X-Request-Id")
+	} else {
+		rc.id = g.requestID()
+	}
+	if g.opts.Observe != nil {
+		w = g.startObserve(rc, w)
+		defer g.finish(rc)
+	}
 
 	snap, st, path, err := g.acquire(r)
 	if err == errNoStage {
-		writeError(w, http.StatusNotFound, rc.id, "Not Found: no stage serves "+r.URL.Path)
+		g.writeErr(w, rc, http.StatusNotFound, "Not Found: no stage serves "+r.URL.Path)
 		return
 	}
 	if err != nil {
-		writeError(w, http.StatusNotFound, rc.id, err.Error())
+		g.writeErr(w, rc, http.StatusNotFound, err.Error())
 		return
 	}
 	defer snap.release()
 	rc.snap = snap
 	rc.stage = st
+	g.observeStage(rc)
 	if g.opts.DeploymentHeader {
 		w.Header().Set("X-Wasmgate-Deployment", snap.ID)
 	}
@@ -393,10 +455,10 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if route == nil {
 		if allow != "" {
 			w.Header().Set("Allow", allow)
-			writeError(w, http.StatusMethodNotAllowed, rc.id, "Method Not Allowed")
+			g.writeErr(w, rc, http.StatusMethodNotAllowed, "Method Not Allowed")
 			return
 		}
-		writeError(w, http.StatusNotFound, rc.id, "Not Found")
+		g.writeErr(w, rc, http.StatusNotFound, "Not Found")
 		return
 	}
 	rc.route, rc.params = route, params
@@ -406,11 +468,18 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 
 	if r.ContentLength > g.opts.MaxBodyBytes {
-		writeError(w, http.StatusRequestEntityTooLarge, rc.id, "Request Too Long")
+		g.writeErr(w, rc, http.StatusRequestEntityTooLarge, "Request Too Long")
 		return
 	}
 	if r.Body != nil && r.Body != http.NoBody {
-		r.Body = http.MaxBytesReader(w, r.Body, g.opts.MaxBodyBytes)
+		mw := w
+		if rc.obs.on {
+			mw = rc.obs.rw.ResponseWriter // the server's own writer: it closes the connection after a too-long body
+		}
+		r.Body = http.MaxBytesReader(mw, r.Body, g.opts.MaxBodyBytes)
+		if c := rc.obs.capReq; c != nil {
+			c.ReadCloser, r.Body = r.Body, c // capture what the limit lets through
+		}
 	}
 
 	ctx, cancel := context.WithTimeout(r.Context(), op.integ.timeout())
@@ -426,8 +495,7 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // API does not define; a plugin's local response (a CORS preflight answer)
 // is sent, otherwise the request gets the 405 it would have had.
 func (g *Gateway) servePreflight(ctx context.Context, w http.ResponseWriter, rc *reqCtx, op *operation, allow string) {
-	r := rc.r
-	x, err := op.chain.Start(ctx, rc, requestFields(r, rc.scheme, r.URL.RequestURI()))
+	x, err := rc.startChain(ctx, op)
 	if err != nil {
 		g.fail(w, rc, err)
 		return
@@ -442,7 +510,7 @@ func (g *Gateway) servePreflight(ctx context.Context, w http.ResponseWriter, rc 
 		return
 	}
 	w.Header().Set("Allow", allow)
-	writeError(w, http.StatusMethodNotAllowed, rc.id, "Method Not Allowed")
+	g.writeErr(w, rc, http.StatusMethodNotAllowed, "Method Not Allowed")
 }
 
 // outRequest prepares the upstream request from the incoming one.
@@ -477,7 +545,7 @@ func (g *Gateway) outRequest(ctx context.Context, rc *reqCtx, body io.Reader) *h
 // request up and the response down.
 func (g *Gateway) serveDirect(ctx context.Context, w http.ResponseWriter, rc *reqCtx, op *operation) {
 	out := g.outRequest(ctx, rc, rc.r.Body)
-	resp, err := op.integ.call(ctx, rc, out)
+	resp, err := g.callIntegration(op, rc, out)
 	if err != nil {
 		g.fail(w, rc, err)
 		return
@@ -525,25 +593,28 @@ func (g *Gateway) fail(w http.ResponseWriter, rc *reqCtx, err error) {
 	var ue *upstreamError
 	var se *pipeline.StepError
 	var mbe *http.MaxBytesError
+	// The access log gets the detailed error; the client the gateway
+	// response.
+	rc.obs.errMsg = err.Error()
 	switch {
 	case errors.As(err, &mbe):
-		writeError(w, http.StatusRequestEntityTooLarge, rc.id, "Request Too Long")
+		g.writeErr(w, rc, http.StatusRequestEntityTooLarge, "Request Too Long")
 	case errors.As(err, &ue):
-		g.logError(rc.id, ue.msg)
-		writeError(w, ue.status, rc.id, ue.msg)
+		g.failure(rc, ue.msg)
+		g.writeErr(w, rc, ue.status, ue.msg)
 	case errors.Is(err, pipeline.ErrNotResumed):
-		g.logError(rc.id, err.Error())
-		writeError(w, http.StatusGatewayTimeout, rc.id, "Endpoint request timed out")
+		g.failure(rc, err.Error())
+		g.writeErr(w, rc, http.StatusGatewayTimeout, "Endpoint request timed out")
 	case errors.As(err, &se):
-		g.logError(rc.id, err.Error())
-		writeError(w, http.StatusInternalServerError, rc.id, "Internal server error: plugin "+se.Plugin+" failed")
+		g.failure(rc, err.Error())
+		g.writeErr(w, rc, http.StatusInternalServerError, "Internal server error: plugin "+se.Plugin+" failed")
 	case errors.Is(err, errNoAnswer):
-		g.logError(rc.id, err.Error())
-		writeError(w, http.StatusBadGateway, rc.id, "Bad Gateway: the integration did not answer")
+		g.failure(rc, err.Error())
+		g.writeErr(w, rc, http.StatusBadGateway, "Bad Gateway: the integration did not answer")
 	case errors.Is(err, context.DeadlineExceeded):
-		writeError(w, http.StatusGatewayTimeout, rc.id, "Endpoint request timed out")
+		g.writeErr(w, rc, http.StatusGatewayTimeout, "Endpoint request timed out")
 	default:
-		g.logError(rc.id, err.Error())
-		writeError(w, http.StatusInternalServerError, rc.id, "Internal server error")
+		g.failure(rc, err.Error())
+		g.writeErr(w, rc, http.StatusInternalServerError, "Internal server error")
 	}
 }

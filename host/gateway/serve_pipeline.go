@@ -17,7 +17,7 @@ import (
 // servePipeline runs the operation's plugins around its integration.
 func (g *Gateway) servePipeline(ctx context.Context, w http.ResponseWriter, rc *reqCtx, op *operation) {
 	r := rc.r
-	x, err := op.chain.Start(ctx, rc, requestFields(r, rc.scheme, r.URL.RequestURI()))
+	x, err := rc.startChain(ctx, op)
 	if err != nil {
 		g.fail(w, rc, err)
 		return
@@ -32,7 +32,7 @@ func (g *Gateway) servePipeline(ctx context.Context, w http.ResponseWriter, rc *
 	}
 	x.APIKeys = g.opts.APIKeys
 	for _, e := range x.Skipped {
-		g.logError(rc.id, "fail_open: "+e.Error())
+		g.failure(rc, "fail_open: "+e.Error())
 	}
 
 	hasBody := r.Body != nil && r.Body != http.NoBody && r.ContentLength != 0
@@ -79,7 +79,7 @@ func (g *Gateway) servePipeline(ctx context.Context, w http.ResponseWriter, rc *
 		out.ContentLength = int64(len(x.ReqBody.B))
 		out.Header.Del("Content-Length")
 	}
-	resp, err := op.integ.call(ctx, rc, out)
+	resp, err := g.callIntegration(op, rc, out)
 	if err != nil {
 		g.fail(w, rc, err)
 		return
@@ -171,6 +171,7 @@ func (c *captureWriter) Unwrap() http.ResponseWriter { return c.ResponseWriter }
 func (g *Gateway) writeLocal(w http.ResponseWriter, rc *reqCtx, x *pipeline.Exchange) {
 	x.CacheAbandon() // a fetch this request led ends here: nothing to store
 	l := x.Local()
+	rc.obs.localCode = l.StatusCode
 	f := wasm.NewFields(append([][2]string{{":status", strconv.Itoa(l.StatusCode)}}, l.Headers...))
 	x.RespHeaders = f
 	x.RespBody.B = l.Body
@@ -186,6 +187,7 @@ func (g *Gateway) writeLocal(w http.ResponseWriter, rc *reqCtx, x *pipeline.Exch
 	}
 	if l2 := x.Local(); l2 != l { // replaced during the response phase
 		l = l2
+		rc.obs.localCode = l.StatusCode
 		x.RespHeaders = wasm.NewFields(append([][2]string{{":status", strconv.Itoa(l.StatusCode)}}, l.Headers...))
 		x.RespBody.B = l.Body
 	}
@@ -228,8 +230,13 @@ func applyRequestFields(out *http.Request, f *wasm.Fields) {
 		}
 	}
 	removeHopHeaders(h)
+	// The request id is the gateway's (a client's own one was only kept
+	// in it when trusted).
+	if v := out.Header.Values("X-Request-Id"); len(v) > 0 {
+		h["X-Request-Id"] = v
+	}
 	// Keep what the gateway adds for the upstream.
-	for _, k := range []string{"X-Forwarded-For", "X-Forwarded-Proto", "X-Forwarded-Host", "X-Request-Id"} {
+	for _, k := range []string{"X-Forwarded-For", "X-Forwarded-Proto", "X-Forwarded-Host"} {
 		if _, set := h[k]; !set {
 			if v := out.Header.Values(k); len(v) > 0 {
 				h[k] = v

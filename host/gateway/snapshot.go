@@ -52,6 +52,7 @@ type operation struct {
 	chain   *pipeline.Chain
 	integ   integration
 	timeout int64
+	metrics atomic.Pointer[routeCache] // observability: this route's series
 }
 
 // BuildOptions select what a snapshot is built for.
@@ -325,4 +326,23 @@ func (pp *pluginPools) live() int {
 	pp.mu.Lock()
 	defer pp.mu.Unlock()
 	return len(pp.pools)
+}
+
+// LivePlugins returns the open plugin instance pools, shared between
+// snapshots (for metrics).
+func (g *Gateway) LivePlugins() []*wasm.Plugin {
+	pp := &g.pools
+	pp.mu.Lock()
+	defer pp.mu.Unlock()
+	out := make([]*wasm.Plugin, 0, len(pp.pools))
+	for _, sp := range pp.pools {
+		select {
+		case <-sp.done:
+			if sp.p != nil {
+				out = append(out, sp.p)
+			}
+		default: // still being created
+		}
+	}
+	return out
 }

@@ -8,6 +8,8 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+
+	"github.com/wasmgate/wasmgate/host/observe"
 )
 
 // Table is what the gateway serves: stages, each pointing at the snapshot
@@ -45,6 +47,9 @@ type TableStage struct {
 	Cache *CacheSetting
 	// Throttle is the stage's request throttle; nil: none.
 	Throttle *ThrottleSetting
+	// Observe is the stage's logs and capture settings; nil: the
+	// Observer's defaults.
+	Observe *observe.StageSettings
 }
 
 // NewTable indexes stages; names and host names must be unique.

@@ -13,6 +13,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"time"
 
 	"github.com/wasmgate/wasmgate/abi"
 	"github.com/wasmgate/wasmgate/host/wasm"
@@ -115,6 +116,10 @@ type Exchange struct {
 	// APIKeys backs the plugins' api_key_verify calls; nil answers them
 	// UNIMPLEMENTED.
 	APIKeys APIKeys
+	// Observer, when set, is told of every plugin callback and of the
+	// plugins' log lines (execution logs, metrics). Set it before the
+	// first phase.
+	Observer Observer
 
 	// LoadBody reads the whole request body into ReqBody; RequestHeaders
 	// calls it when a plugin that handles the body pauses its headers.
@@ -138,11 +143,18 @@ type Exchange struct {
 // Start creates the plugins' stream contexts for a request. reqHeaders must
 // include the pseudo-headers :method, :path, :authority and :scheme.
 func (c *Chain) Start(ctx context.Context, props Props, reqHeaders *wasm.Fields) (*Exchange, error) {
+	return c.StartObserved(ctx, props, reqHeaders, nil)
+}
+
+// StartObserved is Start with the exchange's Observer set from the
+// start, so it also hears of the plugins' stream context creation.
+func (c *Chain) StartObserved(ctx context.Context, props Props, reqHeaders *wasm.Fields, obs Observer) (*Exchange, error) {
 	n := len(c.steps)
 	x := &Exchange{
 		ctx:        ctx,
 		chain:      c,
 		props:      props,
+		Observer:   obs,
 		ReqHeaders: reqHeaders,
 		streams:    make([]*wasm.Stream, n),
 		hosts:      make([]stepHost, n),
@@ -182,13 +194,13 @@ func (x *Exchange) failed(i int, err error) error {
 }
 
 // run delivers one callback to step i and waits while it is paused.
-func (x *Exchange) run(i int, call func(*wasm.Stream) (abi.Action, error)) error {
-	return x.runThen(i, call, nil)
+func (x *Exchange) run(i int, ph Phase, call func(*wasm.Stream) (abi.Action, error)) error {
+	return x.runThen(i, ph, call, nil)
 }
 
 // runThen is run; paused, when not nil, is called once when the step
 // pauses, before waiting for it to resume.
-func (x *Exchange) runThen(i int, call func(*wasm.Stream) (abi.Action, error), paused func() error) error {
+func (x *Exchange) runThen(i int, ph Phase, call func(*wasm.Stream) (abi.Action, error), paused func() error) error {
 	s := x.streams[i]
 	if s == nil || x.skip[i] {
 		return nil
@@ -197,7 +209,7 @@ func (x *Exchange) runThen(i int, call func(*wasm.Stream) (abi.Action, error), p
 	h.mu.Lock()
 	h.continued = false
 	h.mu.Unlock()
-	act, err := call(s)
+	act, err := x.timed(i, ph, s, call)
 	if err != nil {
 		return x.failed(i, err)
 	}
@@ -249,7 +261,7 @@ func (x *Exchange) RequestHeaders(endOfStream bool) error {
 		if !endOfStream && x.chain.reqBody && x.LoadBody != nil && x.chain.steps[i].Plugin.Handles(abi.ExportOnRequestBody) {
 			paused = func() error { return x.bodyWhilePaused(i) }
 		}
-		if err := x.runThen(i, func(s *wasm.Stream) (abi.Action, error) { return s.OnRequestHeaders(n, endOfStream) }, paused); err != nil {
+		if err := x.runThen(i, PhaseRequestHeaders, func(s *wasm.Stream) (abi.Action, error) { return s.OnRequestHeaders(n, endOfStream) }, paused); err != nil {
 			return err
 		}
 		if x.Local() != nil {
@@ -276,7 +288,7 @@ func (x *Exchange) bodyWhilePaused(i int) error {
 			continue
 		}
 		x.bodySeen[j] = true
-		if err := x.run(j, func(s *wasm.Stream) (abi.Action, error) { return s.OnRequestBody(len(x.ReqBody.B), true) }); err != nil {
+		if err := x.run(j, PhaseRequestBody, func(s *wasm.Stream) (abi.Action, error) { return s.OnRequestBody(len(x.ReqBody.B), true) }); err != nil {
 			return err
 		}
 		if x.Local() != nil {
@@ -290,7 +302,7 @@ func (x *Exchange) bodyWhilePaused(i int) error {
 	if s == nil || x.skip[i] {
 		return nil
 	}
-	if _, err := s.OnRequestBody(len(x.ReqBody.B), true); err != nil {
+	if _, err := x.timed(i, PhaseRequestBody, s, func(s *wasm.Stream) (abi.Action, error) { return s.OnRequestBody(len(x.ReqBody.B), true) }); err != nil {
 		return x.failed(i, err)
 	}
 	return nil
@@ -311,7 +323,7 @@ func (x *Exchange) RequestBody() error {
 		if x.bodySeen != nil && x.bodySeen[i] {
 			continue
 		}
-		if err := x.run(i, func(s *wasm.Stream) (abi.Action, error) { return s.OnRequestBody(len(x.ReqBody.B), true) }); err != nil {
+		if err := x.run(i, PhaseRequestBody, func(s *wasm.Stream) (abi.Action, error) { return s.OnRequestBody(len(x.ReqBody.B), true) }); err != nil {
 			return err
 		}
 		if x.Local() != nil {
@@ -345,7 +357,7 @@ func (x *Exchange) ResponseHeaders(endOfStream bool) error {
 	for i := x.respSteps() - 1; i >= 0; i-- {
 		x.snapshotHeaders(i)
 		n := x.RespHeaders.Len()
-		if err := x.run(i, func(s *wasm.Stream) (abi.Action, error) { return s.OnResponseHeaders(n, endOfStream) }); err != nil {
+		if err := x.run(i, PhaseResponseHeaders, func(s *wasm.Stream) (abi.Action, error) { return s.OnResponseHeaders(n, endOfStream) }); err != nil {
 			return err
 		}
 	}
@@ -359,7 +371,7 @@ func (x *Exchange) ResponseBody() error {
 	}
 	for i := x.respSteps() - 1; i >= 0; i-- {
 		x.snapshotBody(i)
-		if err := x.run(i, func(s *wasm.Stream) (abi.Action, error) { return s.OnResponseBody(len(x.RespBody.B), true) }); err != nil {
+		if err := x.run(i, PhaseResponseBody, func(s *wasm.Stream) (abi.Action, error) { return s.OnResponseBody(len(x.RespBody.B), true) }); err != nil {
 			return err
 		}
 	}
@@ -379,7 +391,18 @@ func (x *Exchange) Close() {
 	x.CacheAbandon()
 	for i, s := range x.streams {
 		if s != nil {
-			_ = s.Close() // a failure here poisons that instance; the response is out already
+			var t0 time.Time
+			if x.Observer != nil {
+				t0 = time.Now()
+			}
+			err := s.Close() // a failure here poisons that instance; the response is out already
+			if x.Observer != nil {
+				v := VerdictContinue
+				if err != nil {
+					v = VerdictError
+				}
+				x.Observer.PluginCall(Call{Step: i, Plugin: x.chain.steps[i].Plugin, Phase: PhaseDone, Duration: time.Since(t0), Verdict: v, Err: err})
+			}
 			x.streams[i] = nil
 		}
 	}

@@ -20,7 +20,7 @@ func init() {
 
 // hostLog is proxy_log(level, message_ptr, message_size) → status.
 // The line reaches EngineConfig.Log tagged with the plugin's name and
-// digest. BAD_ARGUMENT for an unknown level, INVALID_MEMORY_ACCESS when the
+// digest, and the stream's host when it implements StreamLogHost. BAD_ARGUMENT for an unknown level, INVALID_MEMORY_ACCESS when the
 // message is outside guest memory.
 func hostLog(ctx context.Context, _ api.Module, stack []uint64) {
 	in := instanceOf(ctx)
@@ -35,9 +35,24 @@ func hostLog(ctx context.Context, _ api.Module, stack []uint64) {
 		return
 	}
 	if level >= in.p.e.cfg.LogLevel || level >= abi.LogWarn {
-		in.log(level, string(msg))
+		m := string(msg)
+		in.log(level, m)
+		if in.cur != nil {
+			if lh, ok := in.cur.host.(StreamLogHost); ok {
+				lh.StreamLog(level, m)
+			}
+		}
 	}
 	status(stack, abi.StatusOK)
+}
+
+// StreamLogHost may be implemented by a StreamHost to receive the log
+// lines its plugin writes while handling that stream (besides
+// EngineConfig.Log, which gets every line): the gateway tags them with the
+// request id in its execution logs. StreamLog is called while the guest
+// runs: it must not block.
+type StreamLogHost interface {
+	StreamLog(level abi.LogLevel, msg string)
 }
 
 // hostGetLogLevel is proxy_get_log_level(return_level_ptr) → status:

@@ -3,6 +3,7 @@ package wasm
 import (
 	"context"
 	"sort"
+	"strings"
 	"sync"
 	"sync/atomic"
 
@@ -12,8 +13,9 @@ import (
 )
 
 // Metrics defined by plugins. Defining the same name and type twice (from
-// every instance of a plugin) returns the same id, so counts add up across
-// the pool.
+// every instance of a plugin, or from another version of it) returns the
+// same id, so counts add up across the pool; plugins with different names
+// get different metrics even when the metric names are equal.
 // Spec: https://github.com/proxy-wasm/spec/tree/main/abi-versions/v0.2.1#metrics
 
 func init() {
@@ -27,19 +29,23 @@ func init() {
 // gauges Value is the current value; for histograms Count and Sum
 // summarize the recorded samples.
 type Metric struct {
-	Name  string
-	Type  abi.MetricType
-	Value int64
-	Count uint64
-	Sum   uint64
+	// Plugin is the name of the plugin that defined it, without its
+	// version ("rate-limit" for "rate-limit@1.2.0").
+	Plugin string
+	Name   string
+	Type   abi.MetricType
+	Value  int64
+	Count  uint64
+	Sum    uint64
 }
 
 type metric struct {
-	name  string
-	typ   abi.MetricType
-	value atomic.Int64
-	count atomic.Uint64
-	sum   atomic.Uint64
+	plugin string
+	name   string
+	typ    abi.MetricType
+	value  atomic.Int64
+	count  atomic.Uint64
+	sum    atomic.Uint64
 }
 
 type metricRegistry struct {
@@ -50,14 +56,17 @@ type metricRegistry struct {
 
 func (r *metricRegistry) init() { r.byKey = map[string]uint32{} }
 
-func (r *metricRegistry) define(t abi.MetricType, name string) uint32 {
-	key := t.String() + "\x00" + name
+func (r *metricRegistry) define(plugin string, t abi.MetricType, name string) uint32 {
+	if i := strings.IndexByte(plugin, '@'); i > 0 {
+		plugin = plugin[:i]
+	}
+	key := plugin + "\x00" + t.String() + "\x00" + name
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if id, ok := r.byKey[key]; ok {
 		return id
 	}
-	r.list = append(r.list, &metric{name: name, typ: t})
+	r.list = append(r.list, &metric{plugin: plugin, name: name, typ: t})
 	id := uint32(len(r.list))
 	r.byKey[key] = id
 	return id
@@ -73,15 +82,20 @@ func (r *metricRegistry) get(id uint32) *metric {
 }
 
 // Metrics returns a snapshot of every metric plugins defined, sorted by
-// name.
+// plugin, then name.
 func (e *Engine) Metrics() []Metric {
 	e.metrics.mu.RLock()
 	out := make([]Metric, 0, len(e.metrics.list))
 	for _, m := range e.metrics.list {
-		out = append(out, Metric{Name: m.name, Type: m.typ, Value: m.value.Load(), Count: m.count.Load(), Sum: m.sum.Load()})
+		out = append(out, Metric{Plugin: m.plugin, Name: m.name, Type: m.typ, Value: m.value.Load(), Count: m.count.Load(), Sum: m.sum.Load()})
 	}
 	e.metrics.mu.RUnlock()
-	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
+	sort.Slice(out, func(i, j int) bool {
+		if out[i].Plugin != out[j].Plugin {
+			return out[i].Plugin < out[j].Plugin
+		}
+		return out[i].Name < out[j].Name
+	})
 	return out
 }
 
@@ -99,7 +113,7 @@ func hostDefineMetric(ctx context.Context, _ api.Module, stack []uint64) {
 		status(stack, abi.StatusInvalidMemoryAccess)
 		return
 	}
-	in.writeU32(uint32(stack[3]), in.p.e.metrics.define(t, string(name)))
+	in.writeU32(uint32(stack[3]), in.p.e.metrics.define(in.p.info.Name, t, string(name)))
 	status(stack, abi.StatusOK)
 }
 

@@ -1,6 +1,7 @@
 // Command proxybench measures wasmgate against a plain
 // net/http/httputil.ReverseProxy on the same upstream, in one run, with
-// the same load: an empty wasmgate pipeline, a 4-plugin pipeline, a
+// the same load: an empty wasmgate pipeline, the same with a JSON access
+// log to a file (the cost of logging and metrics), a 4-plugin pipeline, a
 // rate-limit plugin whose limit is never reached (the cost of the check),
 // the cache plugin answering every request from the stage's cache (all
 // hits after the first), and the baseline. It prints req/s, p50/p99 latency and proxy CPU per request,
@@ -66,6 +67,13 @@ func main() {
 		{"wasmgate, empty pipeline", func(port string) *exec.Cmd {
 			return wasmgateCmd(*wasmgate, *plugins, dir, "empty", port, up, nil)
 		}},
+		{"wasmgate, empty, JSON log", func(port string) *exec.Cmd {
+			// The cost of observability: the empty pipeline with a JSON
+			// access log line per request written to a file (metrics are
+			// always on).
+			return wasmgateCmd(*wasmgate, *plugins, dir, "accesslog", port, up, nil,
+				"--access-log", "json", "--access-log-dest", filepath.Join(dir, "access.log"))
+		}},
 		{fmt.Sprintf("wasmgate, %d Wasm plugins", len(plugins4)), func(port string) *exec.Cmd {
 			return wasmgateCmd(*wasmgate, *plugins, dir, "four", port, up, plugins4)
 		}},
@@ -122,7 +130,7 @@ var fourPlugins = []string{
 	`{plugin: template, config: {header: x-three, value: "3"}}`,
 }
 
-func wasmgateCmd(bin, plugins, dir, name, port, upstream string, pipeline []string) *exec.Cmd {
+func wasmgateCmd(bin, plugins, dir, name, port, upstream string, pipeline []string, extra ...string) *exec.Cmd {
 	doc := fmt.Sprintf(`openapi: 3.0.3
 info: {title: bench-%s, version: "1"}
 x-wasmgate-stages: [{name: bench, variables: {backend: %q}}]
@@ -135,8 +143,9 @@ paths:
 `, name, upstream, strings.Join(pipeline, ", "))
 	path := filepath.Join(dir, name+".yaml")
 	check(os.WriteFile(path, []byte(doc), 0o644))
-	return exec.Command(bin, "serve", "--api", path, "--listen", "127.0.0.1:"+port,
-		"--tls-listen", "", "--admin-listen", "", "--data-dir", filepath.Join(dir, name+"-data"), "--plugins", plugins)
+	args := append([]string{"serve", "--api", path, "--listen", "127.0.0.1:" + port,
+		"--tls-listen", "", "--admin-listen", "", "--data-dir", filepath.Join(dir, name+"-data"), "--plugins", plugins}, extra...)
+	return exec.Command(bin, args...)
 }
 
 // baseline is the yardstick: httputil.ReverseProxy with the same transport
@@ -251,17 +260,22 @@ func report(rs []result) {
 			r.pct(0.50).Round(time.Microsecond), r.pct(0.99).Round(time.Microsecond), r.errors, r.cpuPerReq(),
 			r.rps()/base.rps(), float64(r.pct(0.99))/float64(base.pct(0.99)), r.cpuPerReq()/base.cpuPerReq())
 	}
+	// rs: baseline, empty, empty + JSON log, four plugins, rate-limit, cache.
 	if len(rs) >= 3 {
-		fmt.Printf("\nplugins vs empty pipeline: %.2f× req/s, %.1f µs CPU per request for the plugins\n",
-			rs[2].rps()/rs[1].rps(), rs[2].cpuPerReq()-rs[1].cpuPerReq())
+		fmt.Printf("\nJSON access log vs empty pipeline: %.3f× req/s (%.1f%% throughput change), %+.1f µs CPU per request for logging and metrics\n",
+			rs[2].rps()/rs[1].rps(), (rs[2].rps()/rs[1].rps()-1)*100, rs[2].cpuPerReq()-rs[1].cpuPerReq())
 	}
 	if len(rs) >= 4 {
-		fmt.Printf("rate-limit vs empty pipeline: %.2f× req/s, %.1f µs CPU per request for the plugin\n",
+		fmt.Printf("plugins vs empty pipeline: %.2f× req/s, %.1f µs CPU per request for the plugins\n",
 			rs[3].rps()/rs[1].rps(), rs[3].cpuPerReq()-rs[1].cpuPerReq())
 	}
 	if len(rs) >= 5 {
+		fmt.Printf("rate-limit vs empty pipeline: %.2f× req/s, %.1f µs CPU per request for the plugin\n",
+			rs[4].rps()/rs[1].rps(), rs[4].cpuPerReq()-rs[1].cpuPerReq())
+	}
+	if len(rs) >= 6 {
 		fmt.Printf("cache hits vs baseline: %.2f× req/s, %.2f× CPU per request (vs empty pipeline: %.2f× req/s)\n",
-			rs[4].rps()/base.rps(), rs[4].cpuPerReq()/base.cpuPerReq(), rs[4].rps()/rs[1].rps())
+			rs[5].rps()/base.rps(), rs[5].cpuPerReq()/base.cpuPerReq(), rs[5].rps()/rs[1].rps())
 	}
 }
 
