@@ -255,7 +255,10 @@ func serve(ctx context.Context, s *config.Settings, configDir string, pluginDirs
 		IdleTimeout:       s.IdleTimeout,
 		ShutdownTimeout:   s.ShutdownTimeout,
 	}
-	if sc.TLSListen != "" && sc.CertFile == "" {
+	if err := tlsSettings(ctx, s, &sc, logf); err != nil {
+		return err
+	}
+	if sc.TLSListen != "" && sc.Certs == nil {
 		cert, err := selfSigned(s.DataDir)
 		if err != nil {
 			return err
@@ -509,4 +512,42 @@ func selfSigned(dir string) (tls.Certificate, error) {
 		return tls.Certificate{}, err
 	}
 	return tls.X509KeyPair(certPEM, keyPEM)
+}
+
+// tlsSettings loads the certificates (tls_cert/tls_key and tls_cert_dir,
+// chosen by SNI and reloaded every tls_reload_interval while ctx lives),
+// the minimum TLS version, the client CA for mTLS and the HTTP redirect.
+func tlsSettings(ctx context.Context, s *config.Settings, sc *gateway.ServerConfig, logf func(string, ...any)) error {
+	if sc.TLSListen == "" {
+		return nil
+	}
+	var pairs []gateway.CertPair
+	if s.TLSCert != "" {
+		pairs = append(pairs, gateway.CertPair{Cert: s.TLSCert, Key: s.TLSKey})
+	}
+	if len(pairs) > 0 || s.TLSCertDir != "" {
+		certs, err := gateway.NewCertStore(pairs, s.TLSCertDir)
+		if err != nil {
+			return err
+		}
+		sc.Certs = certs
+		sc.CertFile, sc.KeyFile = "", ""
+		go certs.Watch(s.TLSReloadInterval, ctx.Done(), func(msg string) { logf("%s", msg) })
+		logf("tls: %d certificate(s), reloaded when their files change", certs.Count())
+	}
+	if s.TLSMinVersion == "1.3" {
+		sc.MinTLSVersion = tls.VersionTLS13
+	}
+	if s.TLSClientCA != "" {
+		pool, err := gateway.ClientCAPool(s.TLSClientCA)
+		if err != nil {
+			return err
+		}
+		sc.ClientCAs, sc.ClientAuth = pool, tls.VerifyClientCertIfGiven
+		if s.TLSClientAuth == "require" {
+			sc.ClientAuth = tls.RequireAndVerifyClientCert
+		}
+	}
+	sc.RedirectHTTP = s.HTTPRedirect
+	return nil
 }

@@ -36,6 +36,21 @@ type Settings struct {
 	TLSListen string
 	// TLSCert and TLSKey are the PEM certificate chain and key files.
 	TLSCert, TLSKey string
+	// TLSCertDir holds more certificates, NAME.crt (or .pem) with
+	// NAME.key, chosen by SNI; files are reloaded when they change.
+	TLSCertDir string
+	// TLSMinVersion is "1.2" (default) or "1.3".
+	TLSMinVersion string
+	// TLSClientCA is a PEM bundle of CAs that client certificates are
+	// verified against (mTLS); TLSClientAuth is "optional" (default with
+	// a CA: verified when given) or "require" (refused at the handshake).
+	TLSClientCA, TLSClientAuth string
+	// TLSReloadInterval is how often certificate files are checked for
+	// changes. Default 10s.
+	TLSReloadInterval time.Duration
+	// HTTPRedirect makes the plain listener redirect every request to
+	// HTTPS (308). It needs TLSListen.
+	HTTPRedirect bool
 	// HTTP3 also serves HTTP/3 (QUIC, UDP) on the TLSListen port and
 	// advertises it with Alt-Svc. It needs TLSListen.
 	HTTP3 bool
@@ -115,6 +130,8 @@ func DefaultSettings() Settings {
 		IdleTimeout:        120 * time.Second,
 		ShutdownTimeout:    30 * time.Second,
 		WatchInterval:      2 * time.Second,
+		TLSMinVersion:      "1.2",
+		TLSReloadInterval:  10 * time.Second,
 		LogLevel:           "info",
 		AccessLogDest:      "stdout",
 		ExecLog:            "off",
@@ -138,6 +155,12 @@ var settings = []setting{
 	{"tls_listen", `TLS listener address; "" turns TLS off`, func(s *Settings) any { return &s.TLSListen }},
 	{"tls_cert", "TLS certificate chain file (PEM)", func(s *Settings) any { return &s.TLSCert }},
 	{"tls_key", "TLS private key file (PEM)", func(s *Settings) any { return &s.TLSKey }},
+	{"tls_cert_dir", "directory of more TLS certificates (NAME.crt + NAME.key), chosen by SNI", func(s *Settings) any { return &s.TLSCertDir }},
+	{"tls_min_version", `lowest TLS version: "1.2" or "1.3"`, func(s *Settings) any { return &s.TLSMinVersion }},
+	{"tls_client_ca", "PEM bundle of CAs for client certificates (mTLS)", func(s *Settings) any { return &s.TLSClientCA }},
+	{"tls_client_auth", `with tls_client_ca: "optional" or "require"`, func(s *Settings) any { return &s.TLSClientAuth }},
+	{"tls_reload_interval", "how often TLS certificate files are checked for changes", func(s *Settings) any { return &s.TLSReloadInterval }},
+	{"http_redirect", "redirect plain HTTP to HTTPS (308)", func(s *Settings) any { return &s.HTTPRedirect }},
 	{"http3", "also serve HTTP/3 on the TLS port and advertise it with Alt-Svc", func(s *Settings) any { return &s.HTTP3 }},
 	{"admin_listen", `admin API address; "" turns the admin API off`, func(s *Settings) any { return &s.AdminListen }},
 	{"admin_token", "bearer token of the admin API (required when admin_listen is not loopback)", func(s *Settings) any { return &s.AdminToken }},
@@ -381,6 +404,25 @@ func (s *Settings) validate() []error {
 	}
 	if s.DataDir == "" {
 		bad("data_dir must not be empty")
+	}
+	switch s.TLSMinVersion {
+	case "1.2", "1.3":
+	default:
+		bad("tls_min_version %q: want \"1.2\" or \"1.3\"", s.TLSMinVersion)
+	}
+	switch s.TLSClientAuth {
+	case "", "optional", "require":
+	default:
+		bad("tls_client_auth %q: want \"optional\" or \"require\"", s.TLSClientAuth)
+	}
+	if s.TLSClientAuth != "" && s.TLSClientCA == "" {
+		bad("tls_client_auth needs tls_client_ca: the CA bundle client certificates are verified against")
+	}
+	if (s.TLSClientCA != "" || s.TLSCertDir != "" || s.HTTPRedirect) && s.TLSListen == "" {
+		bad("tls_client_ca, tls_cert_dir and http_redirect need tls_listen (e.g. \":8443\")")
+	}
+	if s.TLSReloadInterval <= 0 {
+		bad("tls_reload_interval must be positive, not %v", s.TLSReloadInterval)
 	}
 	if s.CacheSizeMB <= 0 {
 		bad("cache_size_mb must be positive, not %d", s.CacheSizeMB)

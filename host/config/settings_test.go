@@ -28,7 +28,7 @@ func TestLoadSettings(t *testing.T) {
 		Listen: ":8000", TLSListen: ":8443", TLSCert: "/etc/wasmgate/cert.pem", TLSKey: "/etc/wasmgate/key.pem",
 		HTTP3: true, AdminListen: "127.0.0.1:9000", DataDir: "/var/lib/wasmgate", API: "/etc/wasmgate/api.yaml",
 		MaxBodyBytes: 1 << 20, CacheSizeMB: 64, CacheMaxEntryBytes: 1 << 20, ReadHeaderTimeout: 5 * time.Second, IdleTimeout: time.Minute,
-		ShutdownTimeout: 45 * time.Second, LogLevel: "debug", WatchInterval: 2 * time.Second,
+		ShutdownTimeout: 45 * time.Second, LogLevel: "debug", WatchInterval: 2 * time.Second, TLSMinVersion: "1.2", TLSReloadInterval: 10 * time.Second,
 		AccessLog: "json", AccessLogDest: "/var/log/wasmgate/access.log", ExecLog: "error", ExecLogDest: "stderr",
 		LogMaxSizeMB: 50, LogMaxBackups: 3, TrustRequestID: true,
 	}
@@ -104,8 +104,8 @@ func TestLoadSettingsErrors(t *testing.T) {
 		flags []string
 		want  string
 	}{
-		{name: "unknown keys", file: "unknown.yaml", want: `settings file testdata/settings/unknown.yaml: unknown setting "listen_addr"; known settings are listen, tls_listen, tls_cert, tls_key, http3, admin_listen, admin_token, deployment_header, redis, watch_interval, data_dir, api, max_body_bytes, cache_size_mb, cache_max_entry_bytes, cache_l2, read_header_timeout, idle_timeout, shutdown_timeout, log_level, access_log, access_log_dest, exec_log, exec_log_dest, log_max_size_mb, log_max_backups, trust_request_id
-settings file testdata/settings/unknown.yaml: unknown setting "tls.cert"; known settings are listen, tls_listen, tls_cert, tls_key, http3, admin_listen, admin_token, deployment_header, redis, watch_interval, data_dir, api, max_body_bytes, cache_size_mb, cache_max_entry_bytes, cache_l2, read_header_timeout, idle_timeout, shutdown_timeout, log_level, access_log, access_log_dest, exec_log, exec_log_dest, log_max_size_mb, log_max_backups, trust_request_id`},
+		{name: "unknown keys", file: "unknown.yaml", want: `settings file testdata/settings/unknown.yaml: unknown setting "listen_addr"; known settings are listen, tls_listen, tls_cert, tls_key, tls_cert_dir, tls_min_version, tls_client_ca, tls_client_auth, tls_reload_interval, http_redirect, http3, admin_listen, admin_token, deployment_header, redis, watch_interval, data_dir, api, max_body_bytes, cache_size_mb, cache_max_entry_bytes, cache_l2, read_header_timeout, idle_timeout, shutdown_timeout, log_level, access_log, access_log_dest, exec_log, exec_log_dest, log_max_size_mb, log_max_backups, trust_request_id
+settings file testdata/settings/unknown.yaml: unknown setting "tls.cert"; known settings are listen, tls_listen, tls_cert, tls_key, tls_cert_dir, tls_min_version, tls_client_ca, tls_client_auth, tls_reload_interval, http_redirect, http3, admin_listen, admin_token, deployment_header, redis, watch_interval, data_dir, api, max_body_bytes, cache_size_mb, cache_max_entry_bytes, cache_l2, read_header_timeout, idle_timeout, shutdown_timeout, log_level, access_log, access_log_dest, exec_log, exec_log_dest, log_max_size_mb, log_max_backups, trust_request_id`},
 		{name: "bad values in a file", file: "bad-values.yaml", want: `settings file testdata/settings/bad-values.yaml: http3: must be true or false, not "maybe"
 settings file testdata/settings/bad-values.yaml: idle_timeout: must be a duration like "30s" or "1m30s", not 30
 settings file testdata/settings/bad-values.yaml: listen: must be a string, not 8000; quote it
