@@ -8,6 +8,7 @@ import (
 	"io"
 	"math/big"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -179,7 +180,7 @@ func parseBody(data []byte, maxDepth int) (any, *problem) {
 	off := len(data)
 	switch {
 	case errors.As(err, &se):
-		off = int(se.Offset)
+		off = int(se.Offset) - 1 // the offending byte: Offset counts it
 	case errors.As(err, &te):
 		off = int(te.Offset)
 	}
@@ -244,10 +245,13 @@ func schemaProblems(err error, max int) []problem {
 	if !errors.As(err, &ve) {
 		return []problem{{Message: err.Error()}}
 	}
+	// Properties are checked in no fixed order: gather a few more than
+	// max, then keep the first by path, so answers are repeatable.
+	limit := 4 * max
 	var out []problem
 	var walk func(e *jsonschema.ValidationError)
 	walk = func(e *jsonschema.ValidationError) {
-		if len(out) >= max {
+		if len(out) >= limit {
 			return
 		}
 		if len(e.Causes) > 0 {
@@ -260,14 +264,14 @@ func schemaProblems(err error, max int) []problem {
 		switch k := e.ErrorKind.(type) {
 		case *kind.Required:
 			for _, name := range k.Missing {
-				if len(out) < max {
+				if len(out) < limit {
 					out = append(out, problem{Path: at + "/" + escapePointer(name), Message: "is required"})
 				}
 			}
 			return
 		case *kind.AdditionalProperties:
 			for _, name := range k.Properties {
-				if len(out) < max {
+				if len(out) < limit {
 					out = append(out, problem{Path: at + "/" + escapePointer(name), Message: "is not allowed (additional property)"})
 				}
 			}
@@ -276,7 +280,8 @@ func schemaProblems(err error, max int) []problem {
 		out = append(out, problem{Path: at, Message: describe(e.ErrorKind)})
 	}
 	walk(ve)
-	return out
+	slices.SortStableFunc(out, func(a, b problem) int { return strings.Compare(a.Path, b.Path) })
+	return out[:min(len(out), max)]
 }
 
 func pointer(tokens []string) string {

@@ -164,7 +164,7 @@ func TestValidation(t *testing.T) {
 
 		{"no body", put("", ""), 400, `{"message":"Invalid request body","errors":[{"path":"","message":"a request body is required"}]}`},
 		{"wrong content type", put("", goodBody, "content-type", "application/xml"), 415, `{"message":"Unsupported Media Type"}`},
-		{"malformed", put("", "{\n  \"items\": [1,}\n"), 400, `malformed JSON at line 2, column 16: invalid character '}' looking for beginning of value`},
+		{"malformed", put("", "{\n  \"items\": [1,}\n"), 400, `malformed JSON at line 2, column 15: invalid character '}' looking for beginning of value`},
 		{"truncated", put("", `{"items": [`), 400, `malformed JSON at line 1, column 12: unexpected end of JSON input`},
 		{"trailing data", put("", `{"items":[]} {}`), 400, `unexpected data after the JSON value`},
 		{"required nested", put("", `{"items":[{"name":"tea","qty":1},{"qty":2}]}`), 400, `{"message":"Invalid request body","errors":[{"path":"/items/1/name","message":"is required"}]}`},
