@@ -10,6 +10,7 @@ package main
 import (
 	"encoding/json"
 	"net/url"
+	"runtime/debug"
 	"strconv"
 	"strings"
 
@@ -20,6 +21,7 @@ import (
 func main() {}
 
 func init() {
+	debug.SetGCPercent(400)
 	sdk.SetNewRootContext(func(uint32) sdk.RootContext { return &root{} })
 }
 
