@@ -67,6 +67,12 @@ func checkParams(op *operation, r *request, max int) (problems []problem, missin
 			problems = append(problems, problem{In: p.in, Name: p.name, Message: err.Error()})
 			continue
 		}
+		if p.fast != nil {
+			if msg := p.fast.check(v); msg != "" {
+				problems = append(problems, problem{In: p.in, Name: p.name, Message: msg})
+			}
+			continue
+		}
 		for _, e := range schemaProblems(p.schema.Validate(v), max-len(problems)) {
 			e.In, e.Name = p.in, p.name
 			problems = append(problems, e)
@@ -158,10 +164,16 @@ var errBodyDepth = errors.New("too deep")
 // parseBody decodes a JSON body after checking its nesting depth (a
 // scan without allocation, so a hostile body cannot make the decoder
 // recurse), with json.Number for numbers.
-func parseBody(data []byte, maxDepth int) (any, *problem) {
-	if pos, ok := depthWithin(data, maxDepth); !ok {
+func parseBody(data []byte, maxDepth, maxValues int) (any, *problem) {
+	pos, values, ok := scanJSON(data, maxDepth)
+	if !ok {
 		line, col := position(data, pos)
 		return nil, &problem{Message: fmt.Sprintf("JSON nested deeper than %d levels at line %d, column %d", maxDepth, line, col)}
+	}
+	if values > maxValues {
+		// Decoding costs per value (about a microsecond each in Wasm):
+		// refuse what would run the plugin into its deadline.
+		return nil, &problem{Message: fmt.Sprintf("JSON has more than %d values", maxValues)}
 	}
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.UseNumber()
@@ -192,10 +204,12 @@ func parseBody(data []byte, maxDepth int) (any, *problem) {
 	return nil, &problem{Message: fmt.Sprintf("malformed JSON at line %d, column %d: %s", line, col, strings.TrimPrefix(msg, "json: "))}
 }
 
-// depthWithin scans JSON text for its nesting depth; on excess it returns
-// the offset of the bracket that goes too deep.
-func depthWithin(data []byte, max int) (int, bool) {
+// scanJSON scans JSON text for its nesting depth and (roughly) how many
+// values it holds, without allocating; on excess depth it returns the
+// offset of the bracket that goes too deep.
+func scanJSON(data []byte, max int) (at, values int, ok bool) {
 	depth, inString := 0, false
+	values = 1
 	for i := 0; i < len(data); i++ {
 		c := data[i]
 		if inString {
@@ -210,16 +224,19 @@ func depthWithin(data []byte, max int) (int, bool) {
 		switch c {
 		case '"':
 			inString = true
+		case ',':
+			values++
 		case '{', '[':
+			values++
 			depth++
 			if depth > max {
-				return i, false
+				return i, values, false
 			}
 		case '}', ']':
 			depth--
 		}
 	}
-	return 0, true
+	return 0, values, true
 }
 
 // position turns a byte offset into a 1-based line and column.

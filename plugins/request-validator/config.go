@@ -12,6 +12,7 @@ type rawConfig struct {
 	DocumentValidators *bool  `json:"document_validators"`
 	MaxBodyBytes       *int   `json:"max_body_bytes"`
 	MaxDepth           *int   `json:"max_depth"`
+	MaxValues          *int   `json:"max_values"`
 	MaxErrors          *int   `json:"max_errors"`
 	OnMissingSchema    string `json:"on_missing_schema"`
 }
@@ -22,6 +23,8 @@ const (
 	maxMaxBody       = 10 << 20 // the gateway's own default cap (API Gateway's payload limit)
 	defaultMaxDepth  = 32
 	maxMaxDepth      = 512
+	defaultMaxValues = 10000
+	maxMaxValues     = 1000000
 	defaultMaxErrors = 5
 	maxMaxErrors     = 100
 )
@@ -32,6 +35,7 @@ type config struct {
 	docValidators bool // the document's x-amazon-apigateway-request-validator wins
 	maxBody       int
 	maxDepth      int
+	maxValues     int
 	maxErrors     int
 	failOpen      bool // the operation schema is missing or does not compile: let through
 }
@@ -50,7 +54,7 @@ func parseConfig(data []byte) (*config, error) {
 			return nil, fmt.Errorf("configuration is not valid JSON for request-validator: %w", err)
 		}
 	}
-	c := &config{docValidators: true, maxBody: defaultMaxBody, maxDepth: defaultMaxDepth, maxErrors: defaultMaxErrors}
+	c := &config{docValidators: true, maxBody: defaultMaxBody, maxDepth: defaultMaxDepth, maxValues: defaultMaxValues, maxErrors: defaultMaxErrors}
 	switch r.Validate {
 	case "", "all":
 		c.body, c.params = true, true
@@ -75,6 +79,12 @@ func parseConfig(data []byte) (*config, error) {
 			return nil, fmt.Errorf(`configuration: "max_depth" %d must be between 1 and %d`, *v, maxMaxDepth)
 		}
 		c.maxDepth = *v
+	}
+	if v := r.MaxValues; v != nil {
+		if *v < 1 || *v > maxMaxValues {
+			return nil, fmt.Errorf(`configuration: "max_values" %d must be between 1 and %d`, *v, maxMaxValues)
+		}
+		c.maxValues = *v
 	}
 	if v := r.MaxErrors; v != nil {
 		if *v < 1 || *v > maxMaxErrors {

@@ -10,7 +10,6 @@ package main
 import (
 	"encoding/json"
 	"net/url"
-	"runtime/debug"
 	"strconv"
 	"strings"
 
@@ -21,7 +20,6 @@ import (
 func main() {}
 
 func init() {
-	debug.SetGCPercent(400)
 	sdk.SetNewRootContext(func(uint32) sdk.RootContext { return &root{} })
 }
 
@@ -227,7 +225,7 @@ func (c *ctx) finish(size int) sdk.Action {
 	if c.schema == nil {
 		return sdk.ActionContinue
 	}
-	v, p := parseBody(data, c.root.cfg.maxDepth)
+	v, p := parseBody(data, c.root.cfg.maxDepth, c.root.cfg.maxValues)
 	if p != nil {
 		return c.invalidBody(*p)
 	}

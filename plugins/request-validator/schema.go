@@ -58,6 +58,7 @@ type param struct {
 	items    string // the item kind of an array
 	json     bool   // declared with content: the value is JSON
 	schema   *jsonschema.Schema
+	fast     *scalarCheck // nil: the library validates
 }
 
 type body struct {
@@ -102,6 +103,9 @@ func compile(doc []byte) (*operation, error) {
 				return nil, fmt.Errorf("%s parameter %q: %w", p.In, p.Name, err)
 			}
 			pv.kind, pv.items = kinds(p.Schema, raw)
+			if !pv.json {
+				pv.fast = newScalarCheck(p.Schema)
+			}
 		}
 		op.params = append(op.params, pv)
 	}

@@ -205,7 +205,7 @@ func TestValidation(t *testing.T) {
 }
 
 func TestHostileBodies(t *testing.T) {
-	h := harness(t, `{"max_body_bytes": 65536, "max_depth": 16}`, "POST", "/nested", nil)
+	h := harness(t, `{"max_body_bytes": 65536, "max_depth": 16, "max_values": 5000}`, "POST", "/nested", nil)
 	post := func(body string) *sdktest.Result {
 		return h.Do(&sdktest.Request{Method: "POST", Path: "/nested", Body: []byte(body), Headers: [][2]string{{"content-type", "application/json"}}})
 	}
@@ -218,7 +218,10 @@ func TestHostileBodies(t *testing.T) {
 		{"too deep", strings.Repeat("[", 17) + strings.Repeat("]", 17), 400, "JSON nested deeper than 16 levels at line 1, column 17"},
 		{"deep bomb", strings.Repeat(`{"a":`, 12000), 400, "nested deeper than 16"},
 		{"brackets in strings do not count", `["` + strings.Repeat("[", 100) + `\"]"]`, 200, ""},
-		{"huge array within the limit", "[" + strings.Repeat("1,", 30000) + "1]", 200, ""},
+		{"array within max_values", "[" + strings.Repeat("1,", 4990) + "1]", 200, ""},
+		{"huge array over max_values", "[" + strings.Repeat("1,", 30000) + "1]", 400, "JSON has more than 5000 values"},
+		{"many members over max_values", "{" + strings.Repeat(`"a":{},`, 3000) + `"b":1}`, 400, "JSON has more than 5000 values"},
+		{"commas in strings do not count", `["` + strings.Repeat(",", 20000) + `"]`, 200, ""},
 		{"oversized", `"` + strings.Repeat("x", 70000) + `"`, 413, `{"message":"Request Too Long"}`},
 		{"not UTF-8 JSON", "\xff\xfe", 400, "malformed JSON"},
 		{"only whitespace", "  \n", 400, "a request body is required"},
@@ -333,6 +336,7 @@ func TestConfig(t *testing.T) {
 		{`{"max_body_bytes": 0}`, `"max_body_bytes" 0 must be between 1 and 10485760`},
 		{`{"max_depth": 1000}`, `"max_depth" 1000 must be between 1 and 512`},
 		{`{"max_errors": 0}`, `"max_errors" 0 must be between 1 and 100`},
+		{`{"max_values": 0}`, `"max_values" 0 must be between 1 and 1000000`},
 		{`{"on_missing_schema": "ignore"}`, `want "fail_closed"`},
 		{`{"validate": "all", "strict": true}`, `unknown field "strict"`},
 		{`[]`, `not valid JSON for request-validator`},
