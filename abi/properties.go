@@ -104,4 +104,20 @@ const (
 	PropStageVariables = "wasmgate.stage_variables" // map of every variable; wasmgate.stage_variables.<name>: one
 	PropAPIKeyID       = "wasmgate.api_key.id"      // string
 	PropPluginDigest   = "wasmgate.plugin.digest"   // string "sha256:…"
+
+	// PropOperationSchema is the matched operation's request schema, as
+	// compact JSON built once per deployment (not per request):
+	//
+	//	{"parameters": [{"name", "in", "required", "style", "explode", "schema"}],
+	//	 "body": {"required", "content": {"application/json": {"schema"}}},
+	//	 "validator": {"name", "body", "params"},
+	//	 "$defs": {"Pet": {...}}}
+	//
+	// Schemas are JSON Schema 2020-12 (OpenAPI 3.0 nullable and boolean
+	// exclusive bounds rewritten, Swagger 2.0 converted, annotations
+	// dropped) whose $refs point into the document's $defs. "validator"
+	// is the document's x-amazon-apigateway-request-validator for the
+	// operation, when it names one. Read-only; see host/config
+	// OperationSchema.
+	PropOperationSchema = "wasmgate.operation.schema"
 )

@@ -43,6 +43,8 @@ var pluginDirs = map[string]string{
 	// proxy event it received, or answers with the proxy response in the
 	// request body, or fails, by the x-test-mode request header.
 	"testfn": "../sdk/go/lambda/internal/testfn",
+
+	"request-validator": "../plugins/request-validator",
 }
 
 // sourcePlugins builds referenced plugins from source (cached).

@@ -107,6 +107,11 @@ type Operation struct {
 	// Loc is the JSON pointer of the operation in the document, e.g.
 	// "/paths/~1pets~1{id}/get".
 	Loc string `json:"loc"`
+	// Schema describes a valid request to the operation, as an
+	// OperationSchema encoded as compact JSON: what plugins read as the
+	// wasmgate.operation.schema property. Nil when the operation could
+	// not be described.
+	Schema json.RawMessage `json:"-"`
 }
 
 // Param is a declared operation parameter.

@@ -17,6 +17,7 @@ func withoutLocs(ops []*Operation) []Operation {
 	out := make([]Operation, len(ops))
 	for i, op := range ops {
 		o := *op
+		o.Schema = nil // a format conversion rewrites schemas; TestOperationSchema covers them
 		o.Parameters = slices.Clone(op.Parameters)
 		slices.SortFunc(o.Parameters, func(a, b Param) int {
 			return cmp.Or(cmp.Compare(a.In, b.In), cmp.Compare(a.Name, b.Name))

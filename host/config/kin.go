@@ -72,6 +72,7 @@ func (p *parser) validateOpenAPI(format string) {
 		p.probs.add(at, "%s", reason)
 		return
 	}
+	p.kin, p.renamed = d3, renamed
 	err = func() (err error) {
 		defer func() {
 			if r := recover(); r != nil {

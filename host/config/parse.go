@@ -13,6 +13,7 @@ import (
 	"strings"
 	"unicode/utf8"
 
+	"github.com/getkin/kin-openapi/openapi3"
 	"gopkg.in/yaml.v3"
 )
 
@@ -53,6 +54,9 @@ type parser struct {
 	root  *yaml.Node     // the document's root mapping
 	doc   map[string]any // the document as plain values
 	probs problems
+
+	kin     *openapi3.T       // the document as kin-openapi loaded it
+	renamed map[string]string // kin-openapi path key → the document's
 }
 
 // errors places the recorded problems in the document.
@@ -148,7 +152,38 @@ func (p *parser) parse(data []byte) *API {
 		}
 		return strings.Compare(a.Method, b.Method)
 	})
+	if len(p.probs.list) == 0 {
+		p.schemas(api)
+	}
 	return api
+}
+
+// schemas describes each operation's requests (Operation.Schema) from
+// the document in OpenAPI 3 form: as written, or Swagger 2.0 converted
+// by kin-openapi.
+func (p *parser) schemas(api *API) {
+	if api.Format != FormatSwagger2 {
+		p.operationSchemas(api, p.doc, func(path string) string { return path })
+		return
+	}
+	if p.kin == nil {
+		return
+	}
+	data, err := json.Marshal(p.kin)
+	if err != nil {
+		return
+	}
+	var src map[string]any
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.UseNumber()
+	if dec.Decode(&src) != nil {
+		return
+	}
+	byPath := make(map[string]string, len(p.renamed))
+	for k, orig := range p.renamed {
+		byPath[orig] = k
+	}
+	p.operationSchemas(api, src, func(path string) string { return byPath[path] })
 }
 
 // syntax parses the raw document into p.root and p.doc.

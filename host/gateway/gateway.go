@@ -366,6 +366,13 @@ func (rc *reqCtx) Property(path string) ([]byte, bool) {
 		return []byte(rc.snap.ID), true
 	case abi.PropRouteTemplate:
 		return []byte(rc.route.Template), true
+	case abi.PropOperationSchema:
+		// Built once per document (config.Operation.Schema); the host
+		// copies it into the plugin's memory, never changes it.
+		if o, ok := rc.route.Data.(*operation); ok && o.op.Schema != nil {
+			return o.op.Schema, true
+		}
+		return nil, false
 	case abi.PropStageVariables:
 		// Every variable, as a Proxy-Wasm map (sorted by name).
 		return abi.AppendMap(nil, sortedPairs(rc.stage.vars)), true
