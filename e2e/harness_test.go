@@ -41,6 +41,11 @@ var pluginDirs = map[string]string{
 	// proxy event it received, or answers with the proxy response in the
 	// request body, or fails, by the x-test-mode request header.
 	"testfn": "../sdk/go/lambda/internal/testfn",
+	"jwt":    "../plugins/jwt",
+	// jwt-claims (plugins/jwt's test plugin) copies the wasmgate.jwt.claims
+	// properties into request headers.
+	"jwt-claims": "../plugins/jwt/internal/claimsecho",
+	"ip-filter":  "../plugins/ip-filter",
 }
 
 // sourcePlugins builds referenced plugins from source (cached).
