@@ -45,6 +45,11 @@ var pluginDirs = map[string]string{
 	"testfn": "../sdk/go/lambda/internal/testfn",
 
 	"request-validator": "../plugins/request-validator",
+	"jwt":               "../plugins/jwt",
+	// jwt-claims (plugins/jwt's test plugin) copies the wasmgate.jwt.claims
+	// properties into request headers.
+	"jwt-claims": "../plugins/jwt/internal/claimsecho",
+	"ip-filter":  "../plugins/ip-filter",
 }
 
 // sourcePlugins builds referenced plugins from source (cached).

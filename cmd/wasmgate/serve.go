@@ -31,6 +31,7 @@ import (
 	"github.com/wasmgate/wasmgate/examples"
 	"github.com/wasmgate/wasmgate/host/admin"
 	"github.com/wasmgate/wasmgate/host/apikeys"
+	"github.com/wasmgate/wasmgate/host/callout"
 	"github.com/wasmgate/wasmgate/host/config"
 	"github.com/wasmgate/wasmgate/host/deploy"
 	"github.com/wasmgate/wasmgate/host/gateway"
@@ -123,6 +124,7 @@ func serve(ctx context.Context, s *config.Settings, configDir string, pluginDirs
 	defer closePolicies()
 	engine, err := wasm.NewEngine(ctx, wasm.EngineConfig{
 		SharedStore: shared,
+		HTTPCaller:  callout.New(callout.Options{}), // plugins' DispatchHTTPCall (e.g. the jwt plugin's JWKS)
 		CacheDir:    filepath.Join(s.DataDir, "compile-cache"),
 		LogLevel:    abi.LogInfo,
 		Log: func(p *wasm.PluginInfo, level abi.LogLevel, msg string) {

@@ -33,3 +33,21 @@ func ResumeHTTPRequest() error {
 func ResumeHTTPResponse() error {
 	return statusErr(abi.FuncContinueStream, proxyContinueStream(uint32(abi.StreamHTTPResponse)))
 }
+
+// SetEffectiveContext makes contextID (the id NewHTTPContext or
+// SetNewRootContext received) the context that the following header,
+// body, property and stream calls act on, until the callback returns or
+// the next SetEffectiveContext. Use it where one result serves several
+// requests: a callout callback or OnTick resumes or answers each request
+// that was paused waiting for it, and a request can dispatch a callout
+// from its root context (SetEffectiveContext(rootID) before
+// DispatchHTTPCall), so that the callback runs even if that request ends
+// first. ErrBadArgument when the context is unknown or its request has
+// ended.
+func SetEffectiveContext(contextID uint32) error {
+	if err := statusErr(abi.FuncSetEffectiveContext, proxySetEffectiveContext(contextID)); err != nil {
+		return err
+	}
+	state.current = contextID
+	return nil
+}
