@@ -8,6 +8,7 @@ import (
 	"io"
 	"net/http"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -50,6 +51,8 @@ var pluginDirs = map[string]string{
 	// properties into request headers.
 	"jwt-claims": "../plugins/jwt/internal/claimsecho",
 	"ip-filter":  "../plugins/ip-filter",
+	// trapper traps (unreachable) in proxy_on_request_headers.
+	"trapper": "testdata/trapper.wat",
 }
 
 // sourcePlugins builds referenced plugins from source (cached).
@@ -65,6 +68,13 @@ func (sourcePlugins) Resolve(_ context.Context, ref config.PluginRef) ([]byte, e
 	}
 	if strings.HasSuffix(dir, ".wasm") {
 		return os.ReadFile(dir)
+	}
+	if strings.HasSuffix(dir, ".wat") {
+		out, err := exec.Command("wat2wasm", dir, "--output=-").Output()
+		if err != nil {
+			return nil, fmt.Errorf("plugin %q: wat2wasm %s (apt: wabt): %w", ref.Name, dir, err)
+		}
+		return out, nil
 	}
 	return wasmbuild.Build(dir)
 }

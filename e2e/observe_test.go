@@ -52,6 +52,11 @@ paths:
       x-wasmgate-pipeline: [{plugin: panics}]
       x-wasmgate-integration: {type: http_proxy, uri: "%[1]s/panic"}
       responses: {"200": {description: ok}}
+  /wasm-trap:
+    get:
+      x-wasmgate-pipeline: [{plugin: trapper}]
+      x-wasmgate-integration: {type: http_proxy, uri: "%[1]s/panic"}
+      responses: {"200": {description: ok}}
   /plain:
     post:
       x-wasmgate-integration: {type: http_proxy, uri: "%[1]s/plain"}
@@ -199,6 +204,7 @@ func TestObserveLogsAndMetrics(t *testing.T) {
 		{"panic", "GET", "/panic", 500, ""},
 		{"arm", "GET", "/arm-create-panic", 200, ""},
 		{"trap", "GET", "/trap", 500, ""},
+		{"wasm-trap", "GET", "/wasm-trap", 500, ""},
 		{"unknown", "GET", "/nothing/here", 404, ""},
 	}
 	ids := map[string]string{}
@@ -278,8 +284,14 @@ func TestObserveLogsAndMetrics(t *testing.T) {
 			sawLocal = true
 		}
 	}
-	if !sawTrap || !sawLocal || !sawPanic {
-		t.Errorf("execution log: trap logged %v, throttle logged %v, panic line logged %v:\n%v", sawTrap, sawLocal, sawPanic, ex)
+	var sawWasmTrap bool
+	for _, l := range byRequestID(ex, ids["wasm-trap"]) {
+		if l["plugin"] == "trapper" && l["kind"] == "trap" && l["level"] == "error" && strings.HasPrefix(l["digest"].(string), "sha256:") {
+			sawWasmTrap = true
+		}
+	}
+	if !sawTrap || !sawLocal || !sawPanic || !sawWasmTrap {
+		t.Errorf("execution log: trap logged %v, throttle logged %v, panic line logged %v, Wasm trap logged %v:\n%v", sawTrap, sawLocal, sawPanic, sawWasmTrap, ex)
 	}
 	for _, l := range ex {
 		if l["requestId"] == nil || l["requestId"] == "" {
@@ -299,6 +311,8 @@ func TestObserveLogsAndMetrics(t *testing.T) {
 		{`wasmgate_5xx_errors_total{` + pan + `}`, "1"},
 		{`wasmgate_5xx_errors_total{route="/trap",stage="$default"}`, "1"},
 		{`wasmgate_4xx_errors_total{route="unknown",stage="$default"}`, "1"},
+		{`wasmgate_5xx_errors_total{route="/wasm-trap",stage="$default"}`, "1"},
+		{`wasmgate_plugin_errors_total{kind="trap",plugin="trapper",stage="$default"}`, "1"},
 		{`wasmgate_request_duration_seconds_count{` + items + `}`, "2"},
 		{`wasmgate_integration_duration_seconds_count{` + items + `}`, "1"},
 		{`wasmgate_plugin_rate_limit_rate_limit_throttled_total`, "1"},
