@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/wasmgate/wasmgate/abi"
+	"github.com/wasmgate/wasmgate/host/callout"
 	"github.com/wasmgate/wasmgate/host/config"
 	"github.com/wasmgate/wasmgate/host/gateway"
 	"github.com/wasmgate/wasmgate/host/policy"
@@ -117,6 +118,8 @@ func startGateway(t testing.TB, doc string, tlsCfg *tls.Config, edit ...func(*ga
 	e := &env{t: t, errs: &logs{}}
 	e.engine, err = wasm.NewEngine(context.Background(), wasm.EngineConfig{
 		CacheDir: filepath.Join(wasmbuild.CacheDir(), "compiled"),
+		// HTTP callouts as `wasmgate serve` makes them.
+		HTTPCaller: callout.New(callout.Options{}),
 		Log: func(p *wasm.PluginInfo, level abi.LogLevel, msg string) {
 			e.errs.add(fmt.Sprintf("plugin[%s] %s: %s", p.Name, level, msg))
 		},

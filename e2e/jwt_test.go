@@ -1,7 +1,6 @@
 package e2e
 
 import (
-	"context"
 	"crypto"
 	"crypto/rand"
 	"crypto/rsa"
@@ -12,70 +11,12 @@ import (
 	"math/big"
 	"net/http"
 	"net/http/httptest"
-	"path/filepath"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
-
-	"github.com/wasmgate/wasmgate/abi"
-	"github.com/wasmgate/wasmgate/host/callout"
-	"github.com/wasmgate/wasmgate/host/config"
-	"github.com/wasmgate/wasmgate/host/gateway"
-	"github.com/wasmgate/wasmgate/host/policy"
-	"github.com/wasmgate/wasmgate/host/wasm"
-	"github.com/wasmgate/wasmgate/internal/wasmbuild"
 )
-
-// startGatewayCallouts is startGateway with HTTP callouts performed by
-// host/callout, as `wasmgate serve` does.
-func startGatewayCallouts(t testing.TB, doc string) *env {
-	t.Helper()
-	api, err := config.Parse("test.yaml", []byte(doc))
-	if err != nil {
-		t.Fatalf("document: %v", err)
-	}
-	e := &env{t: t, errs: &logs{}}
-	e.engine, err = wasm.NewEngine(context.Background(), wasm.EngineConfig{
-		CacheDir:   filepath.Join(wasmbuild.CacheDir(), "compiled"),
-		HTTPCaller: callout.New(callout.Options{}),
-		Log: func(p *wasm.PluginInfo, level abi.LogLevel, msg string) {
-			e.errs.add(fmt.Sprintf("plugin[%s] %s: %s", p.Name, level, msg))
-		},
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	local := policy.NewLocal(policy.SystemClock{})
-	e.gw = gateway.New(gateway.Options{
-		Engine: e.engine, Plugins: sourcePlugins{}, PoolMin: 1, PoolMax: 4,
-		Policies: &gateway.Policies{Limiter: local, Quotas: local},
-		ErrorLog: func(id, msg string) { e.errs.add(id + ": " + msg) },
-	})
-	snap, err := e.gw.Build(context.Background(), api, "d-1")
-	if err != nil {
-		t.Fatalf("build: %v", err)
-	}
-	e.gw.Swap(snap)
-	e.srv = gateway.NewServer(e.gw, gateway.ServerConfig{Listen: "127.0.0.1:0", ShutdownTimeout: 5 * time.Second})
-	if err := e.srv.Start(); err != nil {
-		t.Fatal(err)
-	}
-	e.base = "http://" + e.srv.Addr("http")
-	t.Cleanup(func() {
-		e.srv.Shutdown(context.Background())
-		if old := e.gw.Swap(nil); old != nil {
-			old.Retire()
-			<-old.Done()
-		}
-		e.engine.Close(context.Background())
-		if t.Failed() {
-			t.Logf("gateway log:\n%s", e.errs)
-		}
-	})
-	return e
-}
 
 // jwksHost serves a JWK set that the test rotates, or fails.
 type jwksHost struct {
@@ -155,7 +96,7 @@ paths:
       x-wasmgate-integration: {type: http_proxy, uri: "%[2]s/pets"}
       responses: {"200": {description: ok}}
 `, idp.srv.URL, up.URL)
-	e := startGatewayCallouts(t, doc)
+	e := startGateway(t, doc, nil)
 	claims := func(scope string, exp time.Duration) map[string]any {
 		now := time.Now()
 		return map[string]any{"iss": "https://idp.test", "aud": "pets", "sub": "alice", "scope": scope,

@@ -31,22 +31,7 @@ func TestReadmeStagesWalkthrough(t *testing.T) {
 	bin := buildWasmgate(t, root)
 
 	dir := t.TempDir()
-	port, adminPort := freePort(t), freePort(t)
-	srv := exec.Command(bin, "serve", "--data-dir", filepath.Join(dir, "data"),
-		"--listen", "127.0.0.1:"+port, "--admin-listen", "127.0.0.1:"+adminPort, "--tls-listen", "")
-	var logs bytes.Buffer
-	srv.Stdout, srv.Stderr = &logs, &logs
-	if err := srv.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer func() {
-		srv.Process.Signal(os.Interrupt)
-		srv.Wait()
-		if t.Failed() {
-			t.Logf("serve output:\n%s", logs.String())
-		}
-	}()
-	waitListening(t, "127.0.0.1:"+adminPort, 60*time.Second)
+	port, adminPort := startServe(t, bin, dir)
 
 	script = strings.NewReplacer(
 		"./bin/wasmgate", bin,
@@ -150,22 +135,7 @@ func TestSDKReadmeWalkthrough(t *testing.T) {
 	bin := buildWasmgate(t, root)
 
 	dir := t.TempDir()
-	port, adminPort := freePort(t), freePort(t)
-	srv := exec.Command(bin, "serve", "--data-dir", filepath.Join(dir, "data"),
-		"--listen", "127.0.0.1:"+port, "--admin-listen", "127.0.0.1:"+adminPort, "--tls-listen", "")
-	var logs bytes.Buffer
-	srv.Stdout, srv.Stderr = &logs, &logs
-	if err := srv.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer func() {
-		srv.Process.Signal(os.Interrupt)
-		srv.Wait()
-		if t.Failed() {
-			t.Logf("serve output:\n%s", logs.String())
-		}
-	}()
-	waitListening(t, "127.0.0.1:"+adminPort, 90*time.Second)
+	port, adminPort := startServe(t, bin, dir)
 
 	script = strings.NewReplacer(
 		"../bin/wasmgate", bin,
@@ -184,4 +154,28 @@ func TestSDKReadmeWalkthrough(t *testing.T) {
 			t.Errorf("walkthrough output lacks %q:\n%s", want, out)
 		}
 	}
+}
+
+// startServe runs `wasmgate serve` on free ports with a data directory in
+// dir until the test ends, and returns its gateway and admin ports once
+// the admin API listens.
+func startServe(t *testing.T, bin, dir string) (port, adminPort string) {
+	t.Helper()
+	port, adminPort = freePort(t), freePort(t)
+	srv := exec.Command(bin, "serve", "--data-dir", filepath.Join(dir, "data"),
+		"--listen", "127.0.0.1:"+port, "--admin-listen", "127.0.0.1:"+adminPort, "--tls-listen", "")
+	var logs bytes.Buffer
+	srv.Stdout, srv.Stderr = &logs, &logs
+	if err := srv.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		srv.Process.Signal(os.Interrupt)
+		srv.Wait()
+		if t.Failed() {
+			t.Logf("serve output:\n%s", logs.String())
+		}
+	})
+	waitListening(t, "127.0.0.1:"+adminPort, 90*time.Second)
+	return port, adminPort
 }
