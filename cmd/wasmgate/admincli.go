@@ -176,6 +176,9 @@ func stageLine(st deploy.Stage) string {
 	case c.SizeMB > 0:
 		s += fmt.Sprintf(", cache %d MB", c.SizeMB)
 	}
+	if st.RequireClientCert {
+		s += ", client certificate required"
+	}
 	if th := st.Throttle; th != nil {
 		s += fmt.Sprintf(", throttle %g/s burst %d", th.RateLimit, th.Burst)
 	}

@@ -238,6 +238,13 @@ func TestCLI(t *testing.T) {
 		t.Fatalf("throttle off: %q", out)
 	}
 	e.fails("must be more than 0", "stages", "set", "beta", "--throttle-rate", "0")
+	if out := e.ok("stages", "set", "beta", "--client-cert", "required"); !strings.Contains(out, "client certificate required") {
+		t.Fatalf("client-cert required: %q", out)
+	}
+	if out := e.ok("stages", "set", "beta", "--client-cert", "optional"); strings.Contains(out, "client certificate") {
+		t.Fatalf("client-cert optional: %q", out)
+	}
+	e.fails("want required or optional", "stages", "set", "beta", "--client-cert", "maybe")
 	e.fails("want on or off", "stages", "set", "beta", "--cache", "maybe")
 	e.fails("want 1 or more", "stages", "set", "beta", "--cache-size-mb", "0")
 	e.fails("give the deployment it serves", "stages", "set", "gamma", "--var", "a=b")

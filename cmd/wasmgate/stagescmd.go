@@ -66,7 +66,7 @@ func stagesShowCmd(conn *adminConn) *cobra.Command {
 }
 
 func stagesSetCmd(conn *adminConn) *cobra.Command {
-	var deployment, cacheMode, throttleMode string
+	var deployment, cacheMode, throttleMode, clientCert string
 	var cacheMB, throttleBurst int
 	var throttleRate float64
 	var vars, unset, hosts []string
@@ -112,7 +112,7 @@ fields; --capture-sample 0 stops capturing.`,
 				spec = deploy.StageSpec{
 					Deployment: cur.Deployment, Hosts: cur.Hosts, Variables: cur.Variables,
 					Throttle: cur.Throttle, Cache: cur.Cache, AccessLog: cur.AccessLog,
-					ExecLog: cur.ExecLog, Capture: cur.Capture,
+					ExecLog: cur.ExecLog, Capture: cur.Capture, RequireClientCert: cur.RequireClientCert,
 				}
 			case errors.As(err, &ae) && ae.Status == 404:
 				if deployment == "" {
@@ -180,6 +180,15 @@ fields; --capture-sample 0 stops capturing.`,
 				}
 				spec.Throttle = &th
 			}
+			switch clientCert {
+			case "required":
+				spec.RequireClientCert = true
+			case "optional":
+				spec.RequireClientCert = false
+			case "":
+			default:
+				return fmt.Errorf("--client-cert %q: want required or optional", clientCert)
+			}
 			if err := lf.apply(cmd, &spec); err != nil {
 				return err
 			}
@@ -201,6 +210,7 @@ fields; --capture-sample 0 stops capturing.`,
 	f.Float64Var(&throttleRate, "throttle-rate", 0, "the stage's throttle: requests per second for the whole stage")
 	f.IntVar(&throttleBurst, "throttle-burst", 0, "the stage's throttle: burst (default: the rate, rounded up)")
 	f.StringVar(&throttleMode, "throttle", "", "off removes the stage's throttle")
+	f.StringVar(&clientCert, "client-cert", "", "required: refuse requests without a verified client certificate (mTLS; needs the server's tls_client_ca); optional: accept them")
 	lf.add(f)
 	return cmd
 }

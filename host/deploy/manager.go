@@ -160,6 +160,7 @@ func table(live map[string]*liveStage, stages map[string]*Stage) (*gateway.Table
 		if st.Throttle != nil {
 			e.Throttle = &gateway.ThrottleSetting{Rate: st.Throttle.RateLimit, Burst: st.Throttle.Burst}
 		}
+		e.RequireClientCert = st.RequireClientCert
 		if ls.canary != nil && st.Canary != nil {
 			e.Canary, e.CanaryPercent, e.Sticky = ls.canary, st.Canary.Percent, st.Canary.Sticky
 		}

@@ -26,6 +26,8 @@ type StageSpec struct {
 	AccessLog  *AccessLog        `json:"accessLog,omitempty"`
 	ExecLog    *ExecLog          `json:"execLog,omitempty"`
 	Capture    *Capture          `json:"capture,omitempty"`
+	// RequireClientCert: see Stage.
+	RequireClientCert bool `json:"requireClientCert,omitempty"`
 }
 
 var (
@@ -112,6 +114,7 @@ func (m *Manager) PutStage(ctx context.Context, name string, spec StageSpec, aut
 	}
 	st.Throttle, st.Cache, st.AccessLog = spec.Throttle, spec.Cache, spec.AccessLog
 	st.ExecLog, st.Capture = spec.ExecLog, spec.Capture
+	st.RequireClientCert = spec.RequireClientCert
 	action := "update-stage"
 	if isNew {
 		action = "create-stage"

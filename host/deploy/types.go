@@ -93,6 +93,10 @@ type Stage struct {
 	// request/response capture settings.
 	ExecLog *ExecLog `json:"execLog,omitempty"`
 	Capture *Capture `json:"capture,omitempty"`
+	// RequireClientCert refuses (403) requests to the stage that did not
+	// come with a verified client certificate (mTLS: the server's
+	// tls_client_ca).
+	RequireClientCert bool `json:"requireClientCert,omitempty"`
 	// Served lists the deployments the stage has pointed at, oldest
 	// first; rollback without a target goes to the newest one older than
 	// the current deployment.

@@ -47,6 +47,9 @@ type TableStage struct {
 	Cache *CacheSetting
 	// Throttle is the stage's request throttle; nil: none.
 	Throttle *ThrottleSetting
+	// RequireClientCert refuses requests without a verified client
+	// certificate (403).
+	RequireClientCert bool
 	// Observe is the stage's logs and capture settings; nil: the
 	// Observer's defaults.
 	Observe *observe.StageSettings

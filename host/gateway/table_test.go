@@ -2,6 +2,9 @@ package gateway
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
@@ -204,5 +207,37 @@ func TestStageThrottle(t *testing.T) {
 		if w := get("/prod/who"); w.Code != 200 {
 			t.Fatalf("throttle removed, request %d: %d", i, w.Code)
 		}
+	}
+}
+
+func TestStageRequiresClientCert(t *testing.T) {
+	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}))
+	defer up.Close()
+	g := New(Options{})
+	prod := buildStage(t, g, "d-1", "prod", up.URL, "p")
+	dev := buildStage(t, g, "d-1", "dev", up.URL, "d")
+	tb, err := NewTable([]*TableStage{{Name: "prod", Main: prod, RequireClientCert: true}, {Name: "dev", Main: dev}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	g.SwapTable(tb)
+	get := func(path string, verified bool) *httptest.ResponseRecorder {
+		r := httptest.NewRequest("GET", "https://gw"+path, nil)
+		r.TLS = &tls.ConnectionState{Version: tls.VersionTLS13}
+		if verified {
+			r.TLS.VerifiedChains = [][]*x509.Certificate{{{Subject: pkix.Name{CommonName: "alice"}}}}
+		}
+		w := httptest.NewRecorder()
+		g.ServeHTTP(w, r)
+		return w
+	}
+	if w := get("/prod/who", false); w.Code != 403 || !strings.Contains(w.Body.String(), "client certificate") {
+		t.Fatalf("prod without a client certificate: %d %s", w.Code, w.Body)
+	}
+	if w := get("/prod/who", true); w.Code != 200 {
+		t.Fatalf("prod with a verified client certificate: %d", w.Code)
+	}
+	if w := get("/dev/who", false); w.Code != 200 {
+		t.Fatalf("dev (no requirement): %d", w.Code)
 	}
 }

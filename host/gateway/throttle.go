@@ -19,22 +19,36 @@ type ThrottleSetting struct {
 	Burst int // 0: ceil(Rate)
 }
 
-// stageThrottles is the served table's throttle settings by stage name.
+// stageThrottles is the served table's throttle settings by stage name,
+// and the stages that require a client certificate.
 type stageThrottles struct {
-	m atomic.Pointer[map[string]ThrottleSetting]
+	m    atomic.Pointer[map[string]ThrottleSetting]
+	mtls atomic.Pointer[map[string]bool]
 	// lastErr is when a store failure was last logged (Unix ns).
 	lastErr atomic.Int64
 }
 
 func (s *stageThrottles) configure(t *Table) {
 	var m map[string]ThrottleSetting
+	var mtls map[string]bool
 	for _, st := range t.stages {
+		if st.RequireClientCert {
+			if mtls == nil {
+				mtls = map[string]bool{}
+			}
+			mtls[st.Name] = true
+		}
 		if st.Throttle != nil {
 			if m == nil {
 				m = map[string]ThrottleSetting{}
 			}
 			m[st.Name] = *st.Throttle
 		}
+	}
+	if mtls == nil {
+		s.mtls.Store(nil)
+	} else {
+		s.mtls.Store(&mtls)
 	}
 	if m == nil {
 		s.m.Store(nil)
@@ -43,11 +57,17 @@ func (s *stageThrottles) configure(t *Table) {
 	s.m.Store(&m)
 }
 
-// admitStage applies the stage's throttle: false when the request was
-// answered with 429. A failing store (Redis down) lets requests through,
+// admitStage applies the stage's client certificate requirement (403) and
+// throttle (429): false when the request was answered. A failing store (Redis down) lets requests through,
 // logged once per 10 s: the stage throttle protects the backends, it must
 // not take the API down with the store.
 func (g *Gateway) admitStage(w http.ResponseWriter, rc *reqCtx) bool {
+	if req := g.throttles.mtls.Load(); req != nil && (*req)[rc.stage.name] {
+		if r := rc.r; r.TLS == nil || len(r.TLS.VerifiedChains) == 0 {
+			writeError(w, http.StatusForbidden, rc.id, "Forbidden: this stage requires a client certificate (mutual TLS)")
+			return false
+		}
+	}
 	m := g.throttles.m.Load()
 	if m == nil || g.opts.Policies == nil || g.opts.Policies.Limiter == nil {
 		return true
