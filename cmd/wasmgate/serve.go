@@ -163,6 +163,10 @@ func serve(ctx context.Context, s *config.Settings, configDir string, pluginDirs
 		return fmt.Errorf("settings access_log/exec_log: %w", err)
 	}
 	defer obs.Close()
+	trusted, err := gateway.ParseTrustedProxies(strings.Split(s.TrustedProxies, ","))
+	if err != nil {
+		return fmt.Errorf("settings: trusted_proxies: %w", err)
+	}
 	g = gateway.New(gateway.Options{
 		Engine:           engine,
 		Services:         store,
@@ -174,6 +178,7 @@ func serve(ctx context.Context, s *config.Settings, configDir string, pluginDirs
 		ErrorLog:         func(id, msg string) { logf("request %s: %s", id, msg) },
 		Observe:          obs,
 		TrustRequestID:   s.TrustRequestID,
+		TrustedProxies:   trusted,
 	})
 
 	mopts := deploy.Options{Dir: s.DataDir, Engine: engine, Gateway: g, Log: logf}

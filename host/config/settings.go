@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math"
 	"net"
+	"net/netip"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -115,6 +116,10 @@ type Settings struct {
 	// TrustRequestID keeps a client's well-formed X-Request-Id instead of
 	// assigning one (behind a proxy that assigns ids). Off by default.
 	TrustRequestID bool
+	// TrustedProxies is a comma-separated list of CIDRs (or addresses) of
+	// proxies in front of the gateway whose X-Forwarded-* and Forwarded
+	// headers are kept; from other clients they are replaced.
+	TrustedProxies string
 }
 
 // DefaultSettings returns the settings used when nothing is configured.
@@ -184,6 +189,7 @@ var settings = []setting{
 	{"log_max_size_mb", "rotate a log file at this size in MB", func(s *Settings) any { return &s.LogMaxSizeMB }},
 	{"log_max_backups", "rotated log files kept", func(s *Settings) any { return &s.LogMaxBackups }},
 	{"trust_request_id", "keep a client's well-formed X-Request-Id instead of assigning one", func(s *Settings) any { return &s.TrustRequestID }},
+	{"trusted_proxies", "comma-separated CIDRs of proxies in front whose X-Forwarded-* and Forwarded headers are kept", func(s *Settings) any { return &s.TrustedProxies }},
 }
 
 func settingKeys() []string {
@@ -420,6 +426,16 @@ func (s *Settings) validate() []error {
 	}
 	if (s.TLSClientCA != "" || s.TLSCertDir != "" || s.HTTPRedirect) && s.TLSListen == "" {
 		bad("tls_client_ca, tls_cert_dir and http_redirect need tls_listen (e.g. \":8443\")")
+	}
+	for _, p := range strings.Split(s.TrustedProxies, ",") {
+		if p = strings.TrimSpace(p); p == "" {
+			continue
+		}
+		if _, err := netip.ParsePrefix(p); err != nil {
+			if _, err := netip.ParseAddr(p); err != nil {
+				bad("trusted_proxies: %q is not a CIDR (10.0.0.0/8) or an address", p)
+			}
+		}
 	}
 	if s.TLSReloadInterval <= 0 {
 		bad("tls_reload_interval must be positive, not %v", s.TLSReloadInterval)

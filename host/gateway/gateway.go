@@ -8,6 +8,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/netip"
 	"slices"
 	"strconv"
 	"strings"
@@ -54,6 +55,10 @@ type Options struct {
 	// APIKeys backs the plugins' api_key_verify calls (host/apikeys);
 	// nil answers them UNIMPLEMENTED.
 	APIKeys pipeline.APIKeys
+	// TrustedProxies are the peers (load balancers, CDNs) whose
+	// X-Forwarded-*, Forwarded and Via headers are kept and extended; from
+	// any other client they are replaced. See ParseTrustedProxies.
+	TrustedProxies []netip.Prefix
 	// DeploymentHeader adds X-Wasmgate-Deployment (the id of the
 	// deployment that served the request) to every response: for canary
 	// checks and debugging; it tells clients which version they hit.
@@ -534,16 +539,7 @@ func (g *Gateway) outRequest(ctx context.Context, rc *reqCtx, body io.Reader) *h
 		out.ContentLength = 0
 	}
 	removeHopHeaders(out.Header)
-	if ip, _, err := net.SplitHostPort(r.RemoteAddr); err == nil {
-		if prior := out.Header["X-Forwarded-For"]; len(prior) > 0 {
-			ip = strings.Join(prior, ", ") + ", " + ip
-		}
-		out.Header.Set("X-Forwarded-For", ip)
-	}
-	out.Header.Set("X-Forwarded-Proto", rc.scheme)
-	if out.Header.Get("X-Forwarded-Host") == "" {
-		out.Header.Set("X-Forwarded-Host", r.Host)
-	}
+	g.setForwarded(out, rc)
 	out.Header.Set("X-Request-Id", rc.id)
 	return out
 }

@@ -235,12 +235,13 @@ func applyRequestFields(out *http.Request, f *wasm.Fields) {
 	if v := out.Header.Values("X-Request-Id"); len(v) > 0 {
 		h["X-Request-Id"] = v
 	}
-	// Keep what the gateway adds for the upstream.
-	for _, k := range []string{"X-Forwarded-For", "X-Forwarded-Proto", "X-Forwarded-Host"} {
-		if _, set := h[k]; !set {
-			if v := out.Header.Values(k); len(v) > 0 {
-				h[k] = v
-			}
+	// The forwarding headers are the gateway's (setForwarded): the
+	// plugins saw the client's, which only a trusted proxy may set.
+	for _, k := range []string{"X-Forwarded-For", "X-Forwarded-Proto", "X-Forwarded-Host", "Forwarded", "Via"} {
+		if v := out.Header.Values(k); len(v) > 0 {
+			h[k] = v
+		} else {
+			delete(h, k)
 		}
 	}
 	out.Header = h
