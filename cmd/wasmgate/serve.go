@@ -262,6 +262,15 @@ func serve(ctx context.Context, s *config.Settings, configDir string, pluginDirs
 		IdleTimeout:       s.IdleTimeout,
 		ShutdownTimeout:   s.ShutdownTimeout,
 	}
+	if s.Compression != "" {
+		cc := &gateway.CompressConfig{MinBytes: s.CompressionMinBytes}
+		for _, enc := range strings.Split(s.Compression, ",") {
+			if enc = strings.TrimSpace(enc); enc != "" {
+				cc.Encodings = append(cc.Encodings, enc)
+			}
+		}
+		sc.Compress = cc
+	}
 	if err := tlsSettings(ctx, s, &sc, logf); err != nil {
 		return err
 	}

@@ -120,6 +120,11 @@ type Settings struct {
 	// proxies in front of the gateway whose X-Forwarded-* and Forwarded
 	// headers are kept; from other clients they are replaced.
 	TrustedProxies string
+	// Compression lists the response encodings offered, in order of
+	// preference: "zstd,gzip"; "" (default) compresses nothing.
+	// CompressionMinBytes is the smallest body compressed (default 1024).
+	Compression         string
+	CompressionMinBytes int64
 }
 
 // DefaultSettings returns the settings used when nothing is configured.
@@ -189,6 +194,8 @@ var settings = []setting{
 	{"log_max_size_mb", "rotate a log file at this size in MB", func(s *Settings) any { return &s.LogMaxSizeMB }},
 	{"log_max_backups", "rotated log files kept", func(s *Settings) any { return &s.LogMaxBackups }},
 	{"trust_request_id", "keep a client's well-formed X-Request-Id instead of assigning one", func(s *Settings) any { return &s.TrustRequestID }},
+	{"compression", `response compression: encodings in order of preference, "zstd,gzip"; "" for none`, func(s *Settings) any { return &s.Compression }},
+	{"compression_min_bytes", "smallest response body compressed", func(s *Settings) any { return &s.CompressionMinBytes }},
 	{"trusted_proxies", "comma-separated CIDRs of proxies in front whose X-Forwarded-* and Forwarded headers are kept", func(s *Settings) any { return &s.TrustedProxies }},
 }
 
@@ -426,6 +433,14 @@ func (s *Settings) validate() []error {
 	}
 	if (s.TLSClientCA != "" || s.TLSCertDir != "" || s.HTTPRedirect) && s.TLSListen == "" {
 		bad("tls_client_ca, tls_cert_dir and http_redirect need tls_listen (e.g. \":8443\")")
+	}
+	for _, enc := range strings.Split(s.Compression, ",") {
+		if enc = strings.TrimSpace(enc); enc != "" && enc != "gzip" && enc != "zstd" {
+			bad("compression: %q is not an encoding wasmgate offers (want zstd, gzip or both)", enc)
+		}
+	}
+	if s.CompressionMinBytes < 0 {
+		bad("compression_min_bytes must be at least 0, not %d", s.CompressionMinBytes)
 	}
 	for _, p := range strings.Split(s.TrustedProxies, ",") {
 		if p = strings.TrimSpace(p); p == "" {

@@ -49,6 +49,9 @@ type ServerConfig struct {
 	ReadHeaderTimeout, IdleTimeout, ShutdownTimeout time.Duration
 	// MaxHeaderBytes caps request headers (default 1 MiB → 431).
 	MaxHeaderBytes int
+	// Compress, when set with encodings, compresses responses (see
+	// Compress).
+	Compress *CompressConfig
 }
 
 // Server runs a Gateway's listeners.
@@ -77,6 +80,9 @@ func NewServer(h http.Handler, cfg ServerConfig) *Server {
 	}
 	if cfg.MaxHeaderBytes <= 0 {
 		cfg.MaxHeaderBytes = 1 << 20
+	}
+	if cfg.Compress != nil {
+		h = Compress(h, *cfg.Compress)
 	}
 	return &Server{cfg: cfg, h: h, addrs: map[string]string{}, errc: make(chan error, 3)}
 }
