@@ -99,7 +99,7 @@ func TestCompression(t *testing.T) {
 		method, path, accept, wantEnc, wantBody string
 	}{
 		{"GET", "/json", "gzip", "gzip", big},
-		{"GET", "/json", "gzip, zstd", "zstd", big},           // equal q: the server's order
+		{"GET", "/json", "gzip, zstd", "zstd", big},             // equal q: the server's order
 		{"GET", "/json", "zstd;q=0.5, gzip;q=0.9", "gzip", big}, // q-values
 		{"GET", "/json", "gzip;q=0, zstd;q=0", "", big},
 		{"GET", "/json", "*", "zstd", big},
