@@ -494,6 +494,10 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 
+	if isUpgrade(r) {
+		g.serveUpgrade(w, rc, op)
+		return
+	}
 	ctx, cancel := context.WithTimeout(r.Context(), op.integ.timeout())
 	defer cancel()
 	if op.chain == nil {
