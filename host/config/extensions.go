@@ -285,8 +285,8 @@ func checkURI(probs *problems, at, uri string) bool {
 		return true
 	}
 	u, err := url.Parse(filled)
-	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		probs.add(at, "%q is not an absolute http or https URL", uri)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https" && u.Scheme != "h2c") || u.Host == "" {
+		probs.add(at, "%q is not an absolute http, https or h2c (cleartext HTTP/2, for gRPC) URL", uri)
 		return false
 	}
 	return true

@@ -86,6 +86,7 @@ type Gateway struct {
 	pools     pluginPools
 	throttles stageThrottles
 	transport http.RoundTripper
+	h2c       http.RoundTripper // h2c:// integrations (cleartext HTTP/2)
 	idPrefix  string
 	idSeq     atomic.Uint64
 }
@@ -103,6 +104,10 @@ func New(opts Options) *Gateway {
 	if g.transport == nil {
 		g.transport = NewTransport()
 	}
+	h2c := NewTransport()
+	h2c.Protocols = new(http.Protocols)
+	h2c.Protocols.SetUnencryptedHTTP2(true)
+	g.h2c = h2c
 	var b [6]byte
 	_, _ = rand.Read(b[:])
 	g.idPrefix = hex.EncodeToString(b[:])
@@ -543,6 +548,7 @@ func (g *Gateway) outRequest(ctx context.Context, rc *reqCtx, body io.Reader) *h
 		out.ContentLength = 0
 	}
 	removeHopHeaders(out.Header)
+	keepTETrailers(out.Header, r.Header)
 	g.setForwarded(out, rc)
 	out.Header.Set("X-Request-Id", rc.id)
 	return out
@@ -574,6 +580,7 @@ var bufPool = sync.Pool{New: func() any { b := make([]byte, 32<<10); return &b }
 // event streams and bodies of unknown length. It reports whether the
 // whole body was read and written.
 func copyBody(w http.ResponseWriter, resp *http.Response) bool {
+	defer copyTrailers(w, resp)
 	bp := bufPool.Get().(*[]byte)
 	defer bufPool.Put(bp)
 	buf := *bp
@@ -623,5 +630,28 @@ func (g *Gateway) fail(w http.ResponseWriter, rc *reqCtx, err error) {
 	default:
 		g.failure(rc, err.Error())
 		g.writeErr(w, rc, http.StatusInternalServerError, "Internal server error")
+	}
+}
+
+// copyTrailers sends the upstream's trailers (gRPC's grpc-status and
+// grpc-message, say) after the body; they are read once the body is.
+func copyTrailers(w http.ResponseWriter, resp *http.Response) {
+	for k, vs := range resp.Trailer {
+		for _, v := range vs {
+			w.Header().Add(http.TrailerPrefix+k, v)
+		}
+	}
+}
+
+// keepTETrailers forwards "TE: trailers", the one TE value a proxy passes
+// on (gRPC requires it), after the hop-by-hop headers were removed.
+func keepTETrailers(out, in http.Header) {
+	for _, v := range in.Values("Te") {
+		for _, t := range strings.Split(v, ",") {
+			if strings.EqualFold(strings.TrimSpace(t), "trailers") {
+				out.Set("Te", "trailers")
+				return
+			}
+		}
 	}
 }

@@ -206,13 +206,19 @@ func (h *httpProxy) call(ctx context.Context, rc *reqCtx, out *http.Request) (*h
 			u.RawQuery += "&" + out.URL.RawQuery
 		}
 	}
+	tr := h.g.transport
+	if u.Scheme == "h2c" {
+		// Cleartext HTTP/2 (gRPC backends): a transport that speaks only
+		// that, since a plain http:// backend may know only HTTP/1.1.
+		u.Scheme, tr = "http", h.g.h2c
+	}
 	out.URL = u
 	out.Host = u.Host
 	if h.method != "" {
 		out.Method = h.method
 	}
 	out = out.WithContext(ctx)
-	resp, err := h.g.transport.RoundTrip(out)
+	resp, err := tr.RoundTrip(out)
 	if err != nil {
 		return nil, classifyUpstream(ctx, err)
 	}

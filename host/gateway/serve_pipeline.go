@@ -230,6 +230,7 @@ func applyRequestFields(out *http.Request, f *wasm.Fields) {
 		}
 	}
 	removeHopHeaders(h)
+	keepTETrailers(h, out.Header)
 	// The request id is the gateway's (a client's own one was only kept
 	// in it when trusted).
 	if v := out.Header.Values("X-Request-Id"); len(v) > 0 {
