@@ -21,9 +21,12 @@ import (
 // generated code.
 type rawCodec struct{}
 
-func (rawCodec) Marshal(v any) ([]byte, error)   { return *(v.(*[]byte)), nil }
-func (rawCodec) Unmarshal(b []byte, v any) error { *(v.(*[]byte)) = append([]byte(nil), b...); return nil }
-func (rawCodec) Name() string                    { return "raw" }
+func (rawCodec) Marshal(v any) ([]byte, error) { return *(v.(*[]byte)), nil }
+func (rawCodec) Unmarshal(b []byte, v any) error {
+	*(v.(*[]byte)) = append([]byte(nil), b...)
+	return nil
+}
+func (rawCodec) Name() string { return "raw" }
 
 func init() { encoding.RegisterCodec(rawCodec{}) }
 
