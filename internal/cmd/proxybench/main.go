@@ -4,8 +4,10 @@
 // log to a file (the cost of logging and metrics), a 4-plugin pipeline, a
 // rate-limit plugin whose limit is never reached (the cost of the check),
 // the cache plugin answering every request from the stage's cache (all
-// hits after the first), and the baseline. It prints req/s, p50/p99 latency and proxy CPU per request,
-// with ratios to the baseline.
+// hits after the first), and the baseline; then the baseline and
+// wasmgate again over TLS, with HTTP/1.1 and with HTTP/2. It prints
+// req/s, p50/p99 latency and proxy CPU per request, with ratios to the
+// baseline.
 //
 //	go run ./internal/cmd/proxybench -wasmgate bin/wasmgate -plugins cmd/wasmgate/embedded/plugins
 //
@@ -16,10 +18,18 @@ package main
 import (
 	"bufio"
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/pem"
 	"flag"
 	"fmt"
 	"io"
 	"math"
+	"math/big"
 	"net"
 	"net/http"
 	"net/http/httputil"
@@ -57,38 +67,53 @@ func main() {
 	check(err)
 	defer os.RemoveAll(dir)
 
-	targets := []struct {
+	certFile, keyFile := writeCert(dir)
+	type target struct {
 		name string
 		cmd  func(port string) *exec.Cmd
-	}{
+		tls  string // "": plain HTTP/1.1; "h1" or "h2": over TLS
+	}
+	targets := []target{
 		{"ReverseProxy (baseline)", func(port string) *exec.Cmd {
 			return exec.Command(self, "baseline", "127.0.0.1:"+port, up)
-		}},
+		}, ""},
 		{"wasmgate, empty pipeline", func(port string) *exec.Cmd {
 			return wasmgateCmd(*wasmgate, *plugins, dir, "empty", port, up, nil)
-		}},
+		}, ""},
 		{"wasmgate, empty, JSON log", func(port string) *exec.Cmd {
 			// The cost of observability: the empty pipeline with a JSON
 			// access log line per request written to a file (metrics are
 			// always on).
 			return wasmgateCmd(*wasmgate, *plugins, dir, "accesslog", port, up, nil,
 				"--access-log", "json", "--access-log-dest", filepath.Join(dir, "access.log"))
-		}},
+		}, ""},
 		{fmt.Sprintf("wasmgate, %d Wasm plugins", len(plugins4)), func(port string) *exec.Cmd {
 			return wasmgateCmd(*wasmgate, *plugins, dir, "four", port, up, plugins4)
-		}},
+		}, ""},
 		{"wasmgate, rate-limit plugin", func(port string) *exec.Cmd {
 			// A limit never reached: the cost of the check itself (one
 			// token bucket take in the in-memory store per request).
 			return wasmgateCmd(*wasmgate, *plugins, dir, "ratelimit", port, up,
 				[]string{`{plugin: rate-limit, config: {rate: 1000000000, burst: 1000000000, key: [route, ip]}}`})
-		}},
+		}, ""},
 		{"wasmgate, cache plugin (hits)", func(port string) *exec.Cmd {
 			// Every request after the first is a hit: answered from the
 			// stage's cache without the upstream.
 			return wasmgateCmd(*wasmgate, *plugins, dir, "cache", port, up,
 				[]string{`{plugin: cache, config: {ttl: 3600}}`})
-		}},
+		}, ""},
+	}
+	// TLS: the same proxies behind the same certificate (ECDSA P-256),
+	// TLS 1.3, HTTP/1.1 and then HTTP/2 from the client.
+	for _, proto := range []string{"h1", "h2"} {
+		targets = append(targets,
+			target{"ReverseProxy, TLS " + proto, func(port string) *exec.Cmd {
+				return exec.Command(self, "baseline", "127.0.0.1:"+port, up, certFile, keyFile)
+			}, proto},
+			target{"wasmgate, TLS " + proto, func(port string) *exec.Cmd {
+				return wasmgateCmd(*wasmgate, *plugins, dir, "tls"+proto, port, up, nil,
+					"--listen", "127.0.0.1:"+freePort(), "--tls-listen", "127.0.0.1:"+port, "--tls-cert", certFile, "--tls-key", keyFile)
+			}, proto})
 	}
 	var results []result
 	for _, tg := range targets {
@@ -98,14 +123,17 @@ func main() {
 		cmd.Stdout = io.Discard
 		check(cmd.Start())
 		addr := "http://127.0.0.1:" + port
-		if err := waitReady(addr + "/bench/ping"); err != nil {
+		if tg.tls != "" {
+			addr = "https://127.0.0.1:" + port
+		}
+		if err := waitReady(addr+"/bench/ping", tg.tls); err != nil {
 			cmd.Process.Kill()
 			fmt.Fprintf(os.Stderr, "%s did not start: %v\n", tg.name, err)
 			os.Exit(1)
 		}
-		load(addr+"/bench/ping", *conns, *warmup, nil)
+		load(addr+"/bench/ping", *conns, *warmup, tg.tls)
 		cpu0 := cpuTime(cmd.Process.Pid)
-		r := load(addr+"/bench/ping", *conns, *duration, nil)
+		r := load(addr+"/bench/ping", *conns, *duration, tg.tls)
 		r.cpu = cpuTime(cmd.Process.Pid) - cpu0
 		r.name = tg.name
 		results = append(results, r)
@@ -145,6 +173,7 @@ paths:
 	check(os.WriteFile(path, []byte(doc), 0o644))
 	args := append([]string{"serve", "--api", path, "--listen", "127.0.0.1:" + port,
 		"--tls-listen", "", "--admin-listen", "", "--data-dir", filepath.Join(dir, name+"-data"), "--plugins", plugins}, extra...)
+	// Later flags win: extra may move the listeners.
 	return exec.Command(bin, args...)
 }
 
@@ -167,6 +196,11 @@ func baseline(args []string) {
 	}
 	h := http.StripPrefix("/bench", rp)
 	srv := &http.Server{Addr: listen, Handler: h, ReadHeaderTimeout: 10 * time.Second}
+	if len(args) == 4 { // cert and key: TLS (HTTP/2 offered by ALPN)
+		srv.TLSConfig = &tls.Config{MinVersion: tls.VersionTLS12}
+		check(srv.ListenAndServeTLS(args[2], args[3]))
+		return
+	}
 	check(srv.ListenAndServe())
 }
 
@@ -191,9 +225,26 @@ type result struct {
 	cpu      time.Duration
 }
 
-// load runs conns closed-loop clients for d.
-func load(target string, conns int, d time.Duration, _ []string) result {
+// client returns the load generator's transport: plain, or TLS speaking
+// HTTP/1.1 ("h1") or HTTP/2 ("h2") only.
+func client(conns int, tlsMode string) *http.Transport {
 	tr := &http.Transport{MaxIdleConnsPerHost: conns, MaxConnsPerHost: conns, DisableCompression: true}
+	switch tlsMode {
+	case "h1":
+		tr.TLSClientConfig = &tls.Config{InsecureSkipVerify: true, NextProtos: []string{"http/1.1"}}
+		tr.TLSNextProto = map[string]func(string, *tls.Conn) http.RoundTripper{}
+	case "h2":
+		tr.TLSClientConfig = &tls.Config{InsecureSkipVerify: true}
+		tr.ForceAttemptHTTP2 = true
+		tr.Protocols = new(http.Protocols)
+		tr.Protocols.SetHTTP2(true)
+	}
+	return tr
+}
+
+// load runs conns closed-loop clients for d.
+func load(target string, conns int, d time.Duration, tlsMode string) result {
+	tr := client(conns, tlsMode)
 	defer tr.CloseIdleConnections()
 	client := &http.Client{Transport: tr}
 	ctx, cancel := context.WithTimeout(context.Background(), d)
@@ -277,6 +328,33 @@ func report(rs []result) {
 		fmt.Printf("cache hits vs baseline: %.2f× req/s, %.2f× CPU per request (vs empty pipeline: %.2f× req/s)\n",
 			rs[5].rps()/base.rps(), rs[5].cpuPerReq()/base.cpuPerReq(), rs[5].rps()/rs[1].rps())
 	}
+	// Then pairs over TLS: the baseline, wasmgate (empty pipeline).
+	for i := 6; i+1 < len(rs); i += 2 {
+		b, w := rs[i], rs[i+1]
+		fmt.Printf("%s vs %s: %.2f× req/s, %.2f× p99, %.2f× CPU per request\n", w.name, b.name,
+			w.rps()/b.rps(), float64(w.pct(0.99))/float64(b.pct(0.99)), w.cpuPerReq()/b.cpuPerReq())
+	}
+}
+
+// writeCert writes a self-signed ECDSA certificate for 127.0.0.1 and its
+// key into dir, for the TLS targets.
+func writeCert(dir string) (certFile, keyFile string) {
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	check(err)
+	tmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "127.0.0.1"},
+		IPAddresses: []net.IP{net.IPv4(127, 0, 0, 1)}, DNSNames: []string{"localhost"},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(24 * time.Hour),
+		KeyUsage: x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	check(err)
+	kb, err := x509.MarshalECPrivateKey(key)
+	check(err)
+	certFile, keyFile = filepath.Join(dir, "bench.crt"), filepath.Join(dir, "bench.key")
+	check(os.WriteFile(certFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o644))
+	check(os.WriteFile(keyFile, pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: kb}), 0o600))
+	return certFile, keyFile
 }
 
 // cpuTime reads a process's user+system CPU time from /proc.
@@ -302,10 +380,11 @@ func freePort() string {
 	return p
 }
 
-func waitReady(u string) error {
+func waitReady(u, tlsMode string) error {
 	deadline := time.Now().Add(60 * time.Second)
+	c := &http.Client{Transport: client(1, tlsMode)}
 	for time.Now().Before(deadline) {
-		resp, err := http.Get(u)
+		resp, err := c.Get(u)
 		if err == nil {
 			resp.Body.Close()
 			if resp.StatusCode == 200 {
