@@ -66,6 +66,10 @@ type API struct {
 	// Operations are the document's operations sorted by Path, then
 	// Method.
 	Operations []*Operation `json:"operations"`
+	// Upstreams are the pools declared by the root extension
+	// x-wasmgate-upstreams, by name; http_proxy integrations reach them
+	// as upstream://NAME/path. Nil when none are declared.
+	Upstreams map[string]*Upstream `json:"upstreams,omitempty"`
 }
 
 // Stage is one entry of x-wasmgate-stages: a name the gateway serves the

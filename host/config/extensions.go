@@ -284,9 +284,12 @@ func checkURI(probs *problems, at, uri string) bool {
 	if strings.HasPrefix(uri, "${") {
 		return true
 	}
+	if strings.HasPrefix(uri, UpstreamScheme+"://") {
+		return checkUpstreamURI(probs, at, uri)
+	}
 	u, err := url.Parse(filled)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https" && u.Scheme != "h2c") || u.Host == "" {
-		probs.add(at, "%q is not an absolute http, https or h2c (cleartext HTTP/2, for gRPC) URL", uri)
+		probs.add(at, "%q is not an absolute http, https or h2c (cleartext HTTP/2, for gRPC) URL, nor upstream://NAME/path", uri)
 		return false
 	}
 	return true

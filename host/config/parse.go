@@ -95,9 +95,13 @@ func (p *parser) parse(data []byte) *API {
 		api.Version, _ = info["version"].(string)
 	}
 	api.BasePath = p.basePath(api.Format)
-	checkExtensions(&p.probs, p.doc, "", extStages, extPipeline, extIntegration)
+	checkExtensions(&p.probs, p.doc, "", extStages, extPipeline, extIntegration, extUpstreams)
 	if v, ok := p.doc[extStages]; ok {
 		api.Stages = decodeStages(&p.probs, v, "/"+extStages)
+	}
+	upstreams, _ := p.doc[extUpstreams].(map[string]any)
+	if v, ok := p.doc[extUpstreams]; ok {
+		api.Upstreams = decodeUpstreams(&p.probs, v, "/"+extUpstreams)
 	}
 	root := p.defaults(p.doc, "")
 
@@ -146,6 +150,7 @@ func (p *parser) parse(data []byte) *API {
 			api.Operations = append(api.Operations, op)
 		}
 	}
+	checkUpstreamRefs(&p.probs, api.Operations, upstreams)
 	slices.SortFunc(api.Operations, func(a, b *Operation) int {
 		if c := strings.Compare(a.Path, b.Path); c != 0 {
 			return c
