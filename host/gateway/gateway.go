@@ -542,6 +542,7 @@ func (g *Gateway) outRequest(ctx context.Context, rc *reqCtx, body io.Reader) *h
 	out.Body = nil
 	if body != nil {
 		out.Body = io.NopCloser(body)
+		out.GetBody = replayBody(body) // upstream retries
 	}
 	if r.Body == nil || r.Body == http.NoBody {
 		out.Body = nil

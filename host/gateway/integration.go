@@ -206,6 +206,9 @@ func (h *httpProxy) call(ctx context.Context, rc *reqCtx, out *http.Request) (*h
 			u.RawQuery += "&" + out.URL.RawQuery
 		}
 	}
+	if u.Scheme == config.UpstreamScheme {
+		return h.callPool(ctx, rc, out, u)
+	}
 	tr := h.g.transport
 	if u.Scheme == "h2c" {
 		// Cleartext HTTP/2 (gRPC backends): a transport that speaks only

@@ -35,6 +35,9 @@ type Snapshot struct {
 	plugins []*wasm.Plugin
 	pooled  []*sharedPool // one reference each
 	pools   *pluginPools
+	// upstreams are the x-wasmgate-upstreams pools; their health checks
+	// stop when the snapshot closes.
+	upstreams *upstreamSet
 
 	refs      atomic.Int64 // 1 while current, plus one per request
 	closeOnce sync.Once
@@ -106,6 +109,9 @@ func (g *Gateway) BuildWith(ctx context.Context, api *config.API, opts BuildOpti
 	}
 	if len(s.stages) == 0 {
 		s.single = &stage{name: "$default", vars: map[string]string{}}
+	}
+	if s.upstreams, err = g.buildUpstreams(api); err != nil {
+		return nil, err
 	}
 	cache := map[string]*wasm.Plugin{} // digest+config → plugin, shared by operations
 	for _, op := range api.Operations {
@@ -230,6 +236,7 @@ func (s *Snapshot) Retire() { s.release() }
 func (s *Snapshot) Done() <-chan struct{} { return s.closed }
 
 func (s *Snapshot) closePlugins() {
+	s.upstreams.close()
 	for _, sp := range s.pooled {
 		s.pools.release(sp)
 	}
