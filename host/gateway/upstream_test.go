@@ -1,10 +1,14 @@
 package gateway
 
 import (
+	"context"
 	"fmt"
 	"math"
+	"net/http"
+	"net/http/httptest"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -246,5 +250,54 @@ func TestRetryBudgetHammer(t *testing.T) {
 	wg.Wait()
 	if allowed > 800+3 || allowed < 700 {
 		t.Fatalf("%d retries for 8000 requests at 10%%", allowed)
+	}
+}
+
+// TestUpstreamHealthChecksStopOnRetire: a snapshot's health checks run
+// from its build until it is retired and closed.
+func TestUpstreamHealthChecksStopOnRetire(t *testing.T) {
+	var checks atomic.Int64
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { checks.Add(1) }))
+	defer srv.Close()
+	doc := fmt.Sprintf(`openapi: 3.0.3
+info: {title: t, version: "1"}
+x-wasmgate-upstreams:
+  u:
+    targets: [{url: %q}]
+    health_check: {path: /healthz, interval_ms: 20, timeout_ms: 20}
+paths:
+  /a:
+    get:
+      x-wasmgate-integration: {type: http_proxy, uri: "upstream://u/a"}
+      responses: {"200": {description: ok}}
+`, srv.URL)
+	api, err := config.Parse("t.yaml", []byte(doc))
+	if err != nil {
+		t.Fatal(err)
+	}
+	g := New(Options{})
+	s, err := g.Build(context.Background(), api, "d-1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(2 * time.Second)
+	for checks.Load() < 3 {
+		if time.Now().After(deadline) {
+			t.Fatal("no health checks after the build")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	s.Retire()
+	<-s.Done()
+	n := checks.Load()
+	time.Sleep(100 * time.Millisecond)
+	if m := checks.Load(); m != n {
+		t.Fatalf("%d health checks after the snapshot closed", m-n)
+	}
+
+	// An operation naming an undeclared upstream fails the build.
+	api.Upstreams = nil
+	if _, err := g.Build(context.Background(), api, "d-2"); err == nil || !strings.Contains(err.Error(), "upstream[u]") {
+		t.Fatalf("build without the upstream: %v", err)
 	}
 }
