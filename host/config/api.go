@@ -70,6 +70,13 @@ type API struct {
 	// x-wasmgate-upstreams, by name; http_proxy integrations reach them
 	// as upstream://NAME/path. Nil when none are declared.
 	Upstreams map[string]*Upstream `json:"upstreams,omitempty"`
+	// Authorizers are the custom authorizers the document declares as
+	// security schemes (see Authorizer), sorted by name; only those some
+	// operation uses.
+	Authorizers []*Authorizer `json:"authorizers,omitempty"`
+	// GatewayResponses are the root x-amazon-apigateway-gateway-responses
+	// by response type (see GatewayResponse); nil when absent.
+	GatewayResponses map[string]*GatewayResponse `json:"gatewayResponses,omitempty"`
 }
 
 // Stage is one entry of x-wasmgate-stages: a name the gateway serves the
@@ -104,6 +111,10 @@ type Operation struct {
 	// x-amazon-apigateway-integration, else its path item's
 	// x-wasmgate-integration, else the document root's.
 	Integration Integration `json:"integration"`
+	// Authorizer is the Name of the custom authorizer that the
+	// operation's security requirement (its own, else the document's)
+	// names; "" for none.
+	Authorizer string `json:"authorizer,omitempty"`
 	// Parameters are the path, query and header parameters that apply to
 	// the operation (its own, then those inherited from the path item that
 	// it does not override), with local $refs resolved. Never nil.

@@ -60,6 +60,21 @@
 // x-amazon-apigateway-any-method declares an operation whose Method is
 // "ANY".
 //
+// Custom authorizers, as API Gateway declares Lambda authorizers, with
+// the Wasm plugin that runs in the Lambda's place: a security scheme of
+// type apiKey with x-amazon-apigateway-authtype: custom,
+// x-amazon-apigateway-authorizer (type token or request, identitySource,
+// authorizerResultTtlInSeconds, identityValidationExpression) and
+// x-wasmgate-plugin: {plugin, config}; an operation whose security
+// requirement (its own, else the document's) names it gets
+// Operation.Authorizer (see Authorizer). An authorizerUri alone is an
+// error that says to add x-wasmgate-plugin.
+//
+// Gateway responses, at the root: x-amazon-apigateway-gateway-responses,
+// keyed by response type, with statusCode, responseParameters
+// (gatewayresponse.header.NAME) and responseTemplates using
+// $context variables (see GatewayResponse and ParseGatewayTemplate).
+//
 // # Validation
 //
 // Parse reports, each at its JSON pointer:

@@ -68,6 +68,9 @@ func TestExportRoundTrip(t *testing.T) {
 				if !reflect.DeepEqual(back.Stages, api.Stages) || back.BasePath != api.BasePath || back.Name != api.Name || back.Version != api.Version {
 					t.Errorf("API fields differ after the round trip: %+v %q, want %+v %q", back.Stages, back.BasePath, api.Stages, api.BasePath)
 				}
+				if len(back.Authorizers) != len(api.Authorizers) || len(back.GatewayResponses) != len(api.GatewayResponses) {
+					t.Errorf("%d authorizers and %d gateway responses after the round trip, want %d and %d", len(back.Authorizers), len(back.GatewayResponses), len(api.Authorizers), len(api.GatewayResponses))
+				}
 				if format == "" {
 					golden(t, filepath.Join("testdata", "export", strings.TrimSuffix(filepath.Base(f), filepath.Ext(f))+".yaml"), out)
 				}

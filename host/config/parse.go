@@ -54,6 +54,7 @@ type parser struct {
 	root  *yaml.Node     // the document's root mapping
 	doc   map[string]any // the document as plain values
 	probs problems
+	auth  authState // custom authorizers (authorizer.go)
 
 	kin     *openapi3.T       // the document as kin-openapi loaded it
 	renamed map[string]string // kin-openapi path key → the document's
@@ -103,6 +104,7 @@ func (p *parser) parse(data []byte) *API {
 	if v, ok := p.doc[extUpstreams]; ok {
 		api.Upstreams = decodeUpstreams(&p.probs, v, "/"+extUpstreams)
 	}
+	p.readSecurity(api)
 	root := p.defaults(p.doc, "")
 
 	pv, ok := p.doc["paths"]
@@ -157,6 +159,7 @@ func (p *parser) parse(data []byte) *API {
 		}
 		return strings.Compare(a.Method, b.Method)
 	})
+	p.usedAuthorizers(api)
 	if len(p.probs.list) == 0 {
 		p.schemas(api)
 	}
@@ -428,6 +431,7 @@ func (p *parser) operation(om map[string]any, key, path, at string, tpl *templat
 	if def.pipeline != nil {
 		op.Pipeline = slices.Clone(def.pipeline)
 	}
+	op.Authorizer = p.operationAuthorizer(om, at)
 
 	aws, hasAWS := om[extAWS]
 	var in *Integration
