@@ -121,3 +121,15 @@ const (
 	// OperationSchema.
 	PropOperationSchema = "wasmgate.operation.schema"
 )
+
+// Properties of a request that a custom authorizer allowed (read-only
+// for plugins).
+const (
+	// PropAuthorizer is a map of the authorizer's answer:
+	// principal_id and every key of its context.
+	PropAuthorizer = "wasmgate.authorizer"
+	// PropAuthorizerPrincipalID is the authorizer's principalId;
+	// wasmgate.authorizer.<key> is one value of its context (numbers and
+	// booleans as their JSON text).
+	PropAuthorizerPrincipalID = "wasmgate.authorizer.principal_id"
+)

@@ -262,7 +262,7 @@ func (g *Gateway) writeErr(w http.ResponseWriter, rc *reqCtx, status int, msg st
 	if rc.obs.errMsg == "" {
 		rc.obs.errMsg = msg
 	}
-	writeError(w, status, rc.id, msg)
+	g.writeGatewayError(w, rc, status, msg) // as the API's gateway responses customize it (responses.go)
 }
 
 // trustedID reports whether a client-supplied request id may be kept.
@@ -293,6 +293,7 @@ type reqCtx struct {
 	scheme   string
 	caches   *Caches
 	obs      obsState
+	auth     *authDecision // the custom authorizer's answer (authorizer.go)
 }
 
 func (rc *reqCtx) param(name string) string {
@@ -405,6 +406,9 @@ func (rc *reqCtx) Property(path string) ([]byte, bool) {
 		v, ok := rc.stage.vars[name]
 		return []byte(v), ok
 	}
+	if strings.HasPrefix(path, abi.PropAuthorizer) {
+		return rc.authorizerProperty(path)
+	}
 	if name, ok := strings.CutPrefix(path, "request.headers."); ok {
 		if v := r.Header.Get(name); v != "" {
 			return []byte(v), true
@@ -481,6 +485,9 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	rc.route, rc.params = route, params
 	op := route.Data.(*operation)
 	if !g.admitStage(w, rc) {
+		return
+	}
+	if op.auth != nil && !g.authorize(w, rc, op.auth) {
 		return
 	}
 

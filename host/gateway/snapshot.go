@@ -39,6 +39,11 @@ type Snapshot struct {
 	// stop when the snapshot closes.
 	upstreams *upstreamSet
 
+	// authorizers by name (authorizer.go) and the customized gateway
+	// responses (responses.go).
+	authorizers map[string]*authorizer
+	responses   *gatewayResponses
+
 	refs      atomic.Int64 // 1 while current, plus one per request
 	closeOnce sync.Once
 	closed    chan struct{}
@@ -56,6 +61,7 @@ type operation struct {
 	integ   integration
 	timeout int64
 	metrics atomic.Pointer[routeCache] // observability: this route's series
+	auth    *authorizer // nil: no custom authorizer
 }
 
 // BuildOptions select what a snapshot is built for.
@@ -114,8 +120,14 @@ func (g *Gateway) BuildWith(ctx context.Context, api *config.API, opts BuildOpti
 		return nil, err
 	}
 	cache := map[string]*wasm.Plugin{} // digest+config → plugin, shared by operations
+	if err := g.buildAuthorizers(ctx, s, src, cache); err != nil {
+		return nil, err
+	}
+	if s.responses, err = compileResponses(api); err != nil {
+		return nil, err
+	}
 	for _, op := range api.Operations {
-		o := &operation{op: op}
+		o := &operation{op: op, auth: s.authorizers[op.Authorizer]}
 		var steps []pipeline.Step
 		refs := append([]config.PluginRef(nil), op.Pipeline...)
 		tail, integ, err := g.integrationFor(op)

@@ -64,7 +64,7 @@ func (s *stageThrottles) configure(t *Table) {
 func (g *Gateway) admitStage(w http.ResponseWriter, rc *reqCtx) bool {
 	if req := g.throttles.mtls.Load(); req != nil && (*req)[rc.stage.name] {
 		if r := rc.r; r.TLS == nil || len(r.TLS.VerifiedChains) == 0 {
-			writeError(w, http.StatusForbidden, rc.id, "Forbidden: this stage requires a client certificate (mutual TLS)")
+			g.writeErr(w, rc, http.StatusForbidden, "Forbidden: this stage requires a client certificate (mutual TLS)")
 			return false
 		}
 	}
@@ -94,6 +94,6 @@ func (g *Gateway) admitStage(w http.ResponseWriter, rc *reqCtx) bool {
 	}
 	secs := int64(math.Ceil(d.RetryAfter.Seconds()))
 	w.Header().Set("Retry-After", strconv.FormatInt(max(secs, 1), 10))
-	writeError(w, http.StatusTooManyRequests, rc.id, "Too Many Requests")
+	g.writeErr(w, rc, http.StatusTooManyRequests, "Too Many Requests")
 	return false
 }

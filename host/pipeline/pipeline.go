@@ -503,11 +503,11 @@ func (h *stepHost) Property(path string) ([]byte, bool) {
 // SetProperty stores a request-scoped property that later plugins (and the
 // gateway's logs) can read. Paths under "request.", "response.",
 // "source.", "destination." and "plugin_" are read-only, and so are the
-// gateway's: the stage, deployment, route, operation schema, and
+// gateway's: the stage, deployment, route, operation schema,
 // wasmgate.api_key.* (set by the host when api_key_verify succeeds, so
-// not forgeable).
+// not forgeable) and wasmgate.authorizer.* (a custom authorizer's answer).
 func (h *stepHost) SetProperty(path string, v []byte) abi.Status {
-	for _, ro := range []string{"request.", "response.", "source.", "destination.", "plugin_", "wasmgate.stage", "wasmgate.deployment", "wasmgate.route", "wasmgate.api_key", "wasmgate.operation"} {
+	for _, ro := range []string{"request.", "response.", "source.", "destination.", "plugin_", "wasmgate.stage", "wasmgate.deployment", "wasmgate.route", "wasmgate.api_key", "wasmgate.operation", "wasmgate.authorizer"} {
 		if len(path) >= len(ro) && path[:len(ro)] == ro {
 			return abi.StatusNotFound
 		}

@@ -1,0 +1,135 @@
+package gateway
+
+import (
+	"net/http/httptest"
+	"reflect"
+	"strings"
+	"testing"
+
+	"github.com/wasmgate/wasmgate/abi"
+	"github.com/wasmgate/wasmgate/host/config"
+)
+
+func TestWildcardMatch(t *testing.T) {
+	for _, c := range []struct {
+		p, s string
+		want bool
+	}{
+		{"*", "", true},
+		{"*", "arn:aws:execute-api:local:000000000000:wasmgate/prod/GET/pets/1", true},
+		{"arn:aws:execute-api:*:*:*/prod/GET/*", "arn:aws:execute-api:local:000000000000:wasmgate/prod/GET/pets/1", true},
+		{"arn:aws:execute-api:*:*:*/prod/GET/*", "arn:aws:execute-api:local:000000000000:wasmgate/dev/GET/pets/1", false},
+		{"arn:aws:execute-api:*:*:*/*/*/pets/?", "arn:aws:execute-api:local:000000000000:wasmgate/prod/GET/pets/1", true},
+		{"arn:aws:execute-api:*:*:*/*/*/pets/?", "arn:aws:execute-api:local:000000000000:wasmgate/prod/GET/pets/12", false},
+		{"a*b*c", "abc", true},
+		{"a*b*c", "axxbyyc", true},
+		{"a*b*c", "axxbyy", false},
+		{"abc", "abcd", false},
+		{"abc*", "abc", true},
+	} {
+		if got := wildcardMatch(c.p, c.s); got != c.want {
+			t.Errorf("wildcardMatch(%q, %q) = %t", c.p, c.s, got)
+		}
+	}
+}
+
+func TestParseAuthorizerResponseAndPolicy(t *testing.T) {
+	const arn = "arn:aws:execute-api:local:000000000000:wasmgate/prod/GET/pets/1"
+	for _, c := range []struct {
+		name, body string
+		err        string
+		simple     bool
+		want       effect
+		context    [][2]string
+	}{
+		{name: "allow", body: `{"principalId":"alice","policyDocument":{"Version":"2012-10-17","Statement":[{"Action":"execute-api:Invoke","Effect":"Allow","Resource":["arn:aws:execute-api:*:*:*/prod/*"]}]},"context":{"tier":"gold","n":3,"ok":true}}`,
+			want: effectAllow, context: [][2]string{{"n", "3"}, {"ok", "true"}, {"tier", "gold"}}},
+		{name: "deny wins", body: `{"principalId":"a","policyDocument":{"Statement":[{"Action":"*","Effect":"Allow","Resource":"*"},{"Action":["execute-api:*"],"Effect":"Deny","Resource":"*/GET/pets/*"}]}}`, want: effectDeny},
+		{name: "one statement object", body: `{"principalId":"a","policyDocument":{"Statement":{"Action":"execute-api:invoke","Effect":"allow","Resource":"*"}}}`, want: effectAllow},
+		{name: "implicit deny: other stage", body: `{"principalId":"a","policyDocument":{"Statement":[{"Action":"execute-api:Invoke","Effect":"Allow","Resource":"*/dev/*"}]}}`, want: effectNone},
+		{name: "implicit deny: other action", body: `{"principalId":"a","policyDocument":{"Statement":[{"Action":"execute-api:ManageConnections","Effect":"Allow","Resource":"*"}]}}`, want: effectNone},
+		{name: "simple", body: `{"isAuthorized":true,"context":{"k":"v"}}`, simple: true, context: [][2]string{{"k", "v"}}},
+		{name: "no principal", body: `{"policyDocument":{"Statement":[]}}`, err: "principalId is missing"},
+		{name: "no policy", body: `{"principalId":"a"}`, err: "policyDocument is missing"},
+		{name: "bad effect", body: `{"principalId":"a","policyDocument":{"Statement":[{"Action":"*","Effect":"Maybe","Resource":"*"}]}}`, err: "Effect must be Allow or Deny"},
+		{name: "no resource", body: `{"principalId":"a","policyDocument":{"Statement":[{"Action":"*","Effect":"Allow"}]}}`, err: "Resource: missing"},
+		{name: "object in context", body: `{"principalId":"a","policyDocument":{"Statement":[]},"context":{"o":{"a":1}}}`, err: "context.o"},
+		{name: "not JSON", body: `Unauthorized`, err: "not a JSON object"},
+		{name: "principal not a string", body: `{"principalId":7,"policyDocument":{"Statement":[]}}`, err: "principalId must be a string"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			d, err := parseAuthorizerResponse([]byte(c.body))
+			if c.err != "" {
+				if err == nil || !strings.Contains(err.Error(), c.err) {
+					t.Fatalf("error %v, want %q", err, c.err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if d.simple != c.simple || !c.simple && evaluatePolicy(d.policy, arn) != c.want {
+				t.Errorf("simple %t, effect %d; want %t, %d", d.simple, evaluatePolicy(d.policy, arn), c.simple, c.want)
+			}
+			if c.context != nil && !reflect.DeepEqual(d.context, c.context) {
+				t.Errorf("context %v, want %v", d.context, c.context)
+			}
+		})
+	}
+}
+
+func testReqCtx(method, target string, params ...Param) *reqCtx {
+	r := httptest.NewRequest(method, target, nil)
+	return &reqCtx{
+		r: r, id: "req-1", scheme: "http",
+		snap:   &Snapshot{ID: "d-1", API: &config.API{BasePath: "/v1"}},
+		stage:  &stage{name: "prod", vars: map[string]string{"tenant": "acme"}},
+		route:  &Route{Template: "/v1/pets/{id}", Data: &operation{op: &config.Operation{Path: "/pets/{id}"}}},
+		params: params,
+	}
+}
+
+func TestMethodARNAndIdentity(t *testing.T) {
+	rc := testReqCtx("GET", "http://api.example.com/prod/v1/pets/7?key=k1&key=k2", Param{Name: "id", Value: "7"})
+	if got, want := methodARN(rc), "arn:aws:execute-api:local:000000000000:wasmgate/prod/GET/pets/7"; got != want {
+		t.Errorf("methodARN = %q, want %q", got, want)
+	}
+	rc.r.Header.Set("X-User", "u1")
+	a := &authorizer{cfg: &config.Authorizer{IdentitySources: []config.IdentitySource{
+		{In: config.IdentityHeader, Name: "x-user"}, {In: config.IdentityQuery, Name: "key"},
+		{In: config.IdentityStageVariable, Name: "tenant"}, {In: config.IdentityContext, Name: "httpMethod"},
+	}}}
+	vals, ok := a.identity(rc)
+	if !ok || !reflect.DeepEqual(vals, []string{"u1", "k2", "acme", "GET"}) {
+		t.Errorf("identity = %q, %t", vals, ok)
+	}
+	rc.r.Header.Del("X-User")
+	if _, ok := a.identity(rc); ok {
+		t.Error("a missing header is an identity")
+	}
+	ev := (&authorizer{cfg: &config.Authorizer{Type: config.AuthorizerRequest}}).event(rc, nil).(*requestEvent)
+	if ev.Path != "/v1/pets/7" || ev.Resource != "/pets/{id}" || ev.PathParameters["id"] != "7" || ev.QueryStringParameters["key"] != "k2" ||
+		ev.StageVariables["tenant"] != "acme" || ev.RequestContext.Stage != "prod" || ev.RequestContext.RequestID != "req-1" {
+		t.Errorf("request event %+v", ev)
+	}
+}
+
+func TestAuthorizerProperty(t *testing.T) {
+	rc := testReqCtx("GET", "/prod/v1/pets/7")
+	if _, ok := rc.Property(abi.PropAuthorizerPrincipalID); ok {
+		t.Error("a principal without an authorizer")
+	}
+	rc.auth = &authDecision{principal: "alice", context: [][2]string{{"tier", "gold"}}}
+	for path, want := range map[string]string{abi.PropAuthorizerPrincipalID: "alice", "wasmgate.authorizer.tier": "gold"} {
+		if v, ok := rc.Property(path); !ok || string(v) != want {
+			t.Errorf("%s = %q, %t", path, v, ok)
+		}
+	}
+	if _, ok := rc.Property("wasmgate.authorizer.nope"); ok {
+		t.Error("an unknown key is found")
+	}
+	m, ok := rc.Property(abi.PropAuthorizer)
+	if want := abi.AppendMap(nil, [][2]string{{"principal_id", "alice"}, {"tier", "gold"}}); !ok || string(m) != string(want) {
+		t.Errorf("map %q", m)
+	}
+}
