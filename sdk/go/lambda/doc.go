@@ -61,4 +61,33 @@
 // A handler error, a panic in the handler or a malformed response becomes
 // 502 {"message":"Internal server error"} (content-type application/json),
 // as in API Gateway; the reason is logged at error level.
+//
+// # Custom authorizers
+//
+// A plugin that calls StartAuthorizer (or StartAuthorizerJSON) is a
+// custom authorizer: the gateway runs it before an operation's pipeline
+// on the API Gateway authorizer event (AuthorizerEvent, TOKEN or REQUEST)
+// and reads its AuthorizerResponse, as API Gateway runs a Lambda
+// authorizer. A security scheme of the API document names it:
+//
+//	x-amazon-apigateway-authtype: custom
+//	x-amazon-apigateway-authorizer: {type: token, authorizerResultTtlInSeconds: 300}
+//	x-wasmgate-plugin: {plugin: my-authorizer@1.0.0, config: {...}}
+//
+//	func init() {
+//		lambda.StartAuthorizer(func(ctx lambda.Context, ev *lambda.AuthorizerEvent) (*lambda.AuthorizerResponse, error) {
+//			if ev.AuthorizationToken != "Bearer let-me-in" {
+//				return nil, lambda.ErrUnauthorized // 401
+//			}
+//			r := lambda.Allow("alice", "*")
+//			r.Context = map[string]any{"tier": "gold"}
+//			return r, nil
+//		})
+//	}
+//
+// Its configuration goes to Configure (without it, it must be empty). On
+// the wire the gateway sends a POST whose body is the event JSON, and the
+// plugin answers with a local response: 200 with the authorizer response
+// JSON, 401 for ErrUnauthorized, 500 for any other error or a panic
+// (logged). A plugin written with another Proxy-Wasm SDK can do the same.
 package lambda
