@@ -547,6 +547,11 @@ func (e *exchangeEnv) contextVar(name string) string {
 		return sourceIP(prop("source", "address"))
 	case "identity.userAgent":
 		return header(e.c.reqHeaders, "user-agent")
+	case "authorizer.principalId":
+		return prop("wasmgate", "authorizer", "principal_id")
+	}
+	if key, ok := strings.CutPrefix(name, "authorizer."); ok {
+		return prop("wasmgate", "authorizer", key)
 	}
 	return ""
 }

@@ -65,7 +65,7 @@ func parseSource(expr string, response bool) (source, error) {
 				return source{}, true, fmt.Errorf("%q: %q is not a valid header name", expr, name)
 			}
 		}
-		if kind == srcContext && !contextVars[name] {
+		if kind == srcContext && !isContextVar(name) {
 			return source{}, true, fmt.Errorf("%q: context.%s is not supported; use one of %s", expr, name, contextList())
 		}
 		return source{kind: kind, name: name}, true, nil

@@ -299,3 +299,24 @@ func TestTrailers(t *testing.T) {
 		t.Fatalf("got %d %s; logs %v", res.Status, res.Body, h.Logs())
 	}
 }
+
+// TestAuthorizerContext: context.authorizer.* sources and $context.authorizer.*
+// variables read a custom authorizer's answer from the
+// wasmgate.authorizer properties.
+func TestAuthorizerContext(t *testing.T) {
+	t.Parallel()
+	props := gatewayProps()
+	props["wasmgate.authorizer.principal_id"] = "alice"
+	props["wasmgate.authorizer.tier"] = "gold"
+	cfg := `{"request":{"headers":{"x-principal":"context.authorizer.principalId","x-tier":"context.authorizer.tier","x-none":"context.authorizer.nope"},
+  "templates":{"application/json":"{\"who\":\"$context.authorizer.principalId\",\"tier\":\"${context.authorizer.tier}\"}"}}}`
+	h := sdktest.New(t, sdktest.Build(t, "."), sdktest.Options{Config: cfg, Properties: props})
+	res := h.Do(&sdktest.Request{Method: "POST", Path: "/pets/7", Headers: [][2]string{{"content-type", "application/json"}}, Body: []byte(`{}`)})
+	if res.Err != nil || res.Upstream == nil {
+		t.Fatalf("%v %d %s", res.Err, res.Status, res.Body)
+	}
+	up := res.Upstream
+	if up.Header("x-principal") != "alice" || up.Header("x-tier") != "gold" || up.Header("x-none") != "" || string(up.Body) != `{"who":"alice","tier":"gold"}` {
+		t.Errorf("upstream %v %s", up.Headers, up.Body)
+	}
+}

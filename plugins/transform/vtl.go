@@ -287,7 +287,7 @@ func (p *vtlParser) refBody() (*vtlExpr, error) {
 			p.pos++
 			name += "." + p.ident()
 		}
-		if !contextVars[name] {
+		if !isContextVar(name) {
 			return nil, fmt.Errorf("$context.%s is not supported; use one of %s", name, contextList())
 		}
 		return &vtlExpr{kind: exContext, name: name}, nil
@@ -418,7 +418,17 @@ func (p *vtlParser) exprArg(what string) (*vtlExpr, error) {
 }
 
 func contextList() string {
-	return "requestId, extendedRequestId, httpMethod, resourcePath, path, stage, deploymentId, domainName, domainPrefix, protocol, requestTime, requestTimeEpoch, identity.sourceIp, identity.userAgent"
+	return "requestId, extendedRequestId, httpMethod, resourcePath, path, stage, deploymentId, domainName, domainPrefix, protocol, requestTime, requestTimeEpoch, identity.sourceIp, identity.userAgent, authorizer.principalId, authorizer.KEY"
+}
+
+// isContextVar reports whether name is a $context variable: one of
+// contextVars, or authorizer.principalId and authorizer.KEY (a custom
+// authorizer's answer, read from the wasmgate.authorizer properties).
+func isContextVar(name string) bool {
+	if key, ok := strings.CutPrefix(name, "authorizer."); ok {
+		return key != ""
+	}
+	return contextVars[name]
 }
 
 // render evaluates the template.
