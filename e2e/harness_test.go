@@ -54,6 +54,11 @@ var pluginDirs = map[string]string{
 	"ip-filter":  "../plugins/ip-filter",
 	// trapper traps (unreachable) in proxy_on_request_headers.
 	"trapper": "testdata/trapper.wat",
+	// Custom authorizers: the example token authorizer, and testauth
+	// (sdk/go/lambda/internal/testauth, a REQUEST authorizer on
+	// StartAuthorizerJSON whose answer the x-user header selects).
+	"token-authorizer": "../plugins/token-authorizer",
+	"testauth":         "../sdk/go/lambda/internal/testauth",
 }
 
 // sourcePlugins builds referenced plugins from source (cached).
