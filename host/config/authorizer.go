@@ -4,6 +4,8 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+
+	"gopkg.in/yaml.v3"
 )
 
 // Custom authorizer types, as found in Authorizer.Type.
@@ -348,5 +350,19 @@ func (p *parser) usedAuthorizers(api *API) {
 	}
 	for _, name := range sortedKeys(used) {
 		api.Authorizers = append(api.Authorizers, p.auth.schemes[name])
+	}
+}
+
+// exportAuthorizers writes each authorizer's plugin reference (pinned by
+// the caller, as Export's operations are) into its security scheme.
+func exportAuthorizers(root *yaml.Node, a *API, format string) {
+	schemes := deref(mappingGet(deref(mappingGet(root, "components")), "securitySchemes"))
+	if format == FormatSwagger2 {
+		schemes = deref(mappingGet(root, "securityDefinitions"))
+	}
+	for _, az := range a.Authorizers {
+		if sn := deref(mappingGet(schemes, az.Name)); sn != nil && sn.Kind == yaml.MappingNode {
+			mappingSet(sn, extPlugin, pluginNode(az.Plugin, ""))
+		}
 	}
 }

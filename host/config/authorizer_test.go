@@ -60,3 +60,41 @@ func TestParseGatewayTemplate(t *testing.T) {
 		}
 	}
 }
+
+// TestExportPinsAuthorizers: Export writes the authorizers' plugin
+// references (as the deploy store pins them) into their security schemes,
+// in either format.
+func TestExportPinsAuthorizers(t *testing.T) {
+	api, err := Load("testdata/valid/authorizers.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	const digest = "sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
+	pinned := *api
+	pinned.Authorizers = nil
+	for _, a := range api.Authorizers {
+		c := *a
+		c.Plugin.Ref, c.Plugin.Version, c.Plugin.Digest = c.Plugin.Name+"@"+digest, "", digest
+		pinned.Authorizers = append(pinned.Authorizers, &c)
+	}
+	for _, format := range []string{FormatOAS3, FormatSwagger2} {
+		out, err := Export(&pinned, format)
+		if err != nil {
+			t.Fatal(err)
+		}
+		back, err := Parse("exported.yaml", out)
+		if err != nil {
+			t.Fatalf("%s: %v\n%s", format, err, out)
+		}
+		if len(back.Authorizers) != len(api.Authorizers) {
+			t.Fatalf("%s: %d authorizers", format, len(back.Authorizers))
+		}
+		for i, a := range back.Authorizers {
+			want := api.Authorizers[i]
+			if a.Plugin.Digest != digest || a.Plugin.Name != want.Plugin.Name || string(a.Plugin.Config) != string(want.Plugin.Config) ||
+				a.TTL != want.TTL || !reflect.DeepEqual(a.IdentitySources, want.IdentitySources) {
+				t.Errorf("%s: %s: %+v", format, a.Name, a)
+			}
+		}
+	}
+}

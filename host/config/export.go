@@ -17,7 +17,8 @@ import (
 // its resolved pipeline and integration as its own x-wasmgate-pipeline and
 // x-wasmgate-integration (x-amazon-apigateway-integration is translated,
 // root and path item defaults are folded into the operations), and the
-// root carries x-wasmgate-stages. Parse(Export(a)) yields the same
+// root carries x-wasmgate-stages; each custom authorizer's security
+// scheme carries its x-wasmgate-plugin. Parse(Export(a)) yields the same
 // operations, apart from the Loc fields, which point into the new
 // document.
 //
@@ -92,6 +93,7 @@ func Export(a *API, format string) ([]byte, error) {
 		mappingSet(on, extIntegration, in)
 	}
 
+	exportAuthorizers(root, a, format)
 	blockStyle(root)
 	var b bytes.Buffer
 	enc := yaml.NewEncoder(&b)

@@ -308,6 +308,12 @@ func (m *Manager) Export(id, stage, format string) ([]byte, error) {
 		}
 		out.Operations[i] = &o
 	}
+	out.Authorizers = make([]*config.Authorizer, len(api.Authorizers))
+	for i, a := range api.Authorizers {
+		c := *a
+		c.Plugin = pin(a.Plugin)
+		out.Authorizers[i] = &c
+	}
 	if st != nil {
 		out.Stages = []config.Stage{{Name: st.Name, Hosts: st.Hosts, Variables: st.Variables}}
 	}
