@@ -61,7 +61,7 @@ type operation struct {
 	integ   integration
 	timeout int64
 	metrics atomic.Pointer[routeCache] // observability: this route's series
-	auth    *authorizer // nil: no custom authorizer
+	auth    *authorizer                // nil: no custom authorizer
 }
 
 // BuildOptions select what a snapshot is built for.
