@@ -78,6 +78,9 @@ type authorizer struct {
 	validate *regexp.Regexp
 	ttl      time.Duration
 
+	// call runs the plugin: invoke, replaced in tests.
+	call func(ctx context.Context, rc *reqCtx, vals []string) *authDecision
+
 	mu       sync.Mutex
 	cache    map[string]authEntry
 	inflight map[string]*authCall
@@ -138,6 +141,7 @@ func (g *Gateway) buildAuthorizers(ctx context.Context, s *Snapshot, src PluginS
 			cache:    map[string]authEntry{},
 			inflight: map[string]*authCall{},
 		}
+		az.call = az.invoke
 		if a.ValidationExpression != "" {
 			re, err := regexp.Compile("^(?:" + a.ValidationExpression + ")$")
 			if err != nil {
@@ -224,7 +228,7 @@ func (a *authorizer) identity(rc *reqCtx) ([]string, bool) {
 // decide answers from the cache or calls the plugin.
 func (a *authorizer) decide(rc *reqCtx, vals []string) *authDecision {
 	if a.ttl <= 0 {
-		return a.invoke(rc.r.Context(), rc, vals)
+		return a.call(rc.r.Context(), rc, vals)
 	}
 	key := rc.stage.name + "\x00" + strings.Join(vals, "\x00")
 	now := time.Now()
@@ -248,7 +252,7 @@ func (a *authorizer) decide(rc *reqCtx, vals []string) *authDecision {
 
 	// The call serves every request waiting for it: it does not end with
 	// this request's client.
-	c.d = a.invoke(context.WithoutCancel(rc.r.Context()), rc, vals)
+	c.d = a.call(context.WithoutCancel(rc.r.Context()), rc, vals)
 	a.mu.Lock()
 	delete(a.inflight, key)
 	if c.d.status == 0 {

@@ -1,10 +1,14 @@
 package gateway
 
 import (
+	"context"
 	"net/http/httptest"
 	"reflect"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/wasmgate/wasmgate/abi"
 	"github.com/wasmgate/wasmgate/host/config"
@@ -131,5 +135,78 @@ func TestAuthorizerProperty(t *testing.T) {
 	m, ok := rc.Property(abi.PropAuthorizer)
 	if want := abi.AppendMap(nil, [][2]string{{"principal_id", "alice"}, {"tier", "gold"}}); !ok || string(m) != string(want) {
 		t.Errorf("map %q", m)
+	}
+}
+
+// TestAuthorizerCacheHammer: many requests for a few identities at once
+// (run with -race) make one call per identity; failures are not cached;
+// entries expire with the TTL; a zero TTL calls every time.
+func TestAuthorizerCacheHammer(t *testing.T) {
+	var calls atomic.Int64
+	gate := make(chan struct{})
+	a := &authorizer{cfg: &config.Authorizer{Name: "t"}, ttl: time.Hour, cache: map[string]authEntry{}, inflight: map[string]*authCall{}}
+	a.call = func(_ context.Context, _ *reqCtx, vals []string) *authDecision {
+		calls.Add(1)
+		<-gate // hold the first callers so that the others pile up
+		if vals[0] == "fail" {
+			return &authDecision{status: 500, typ: respAuthorizerFailure, reason: "down"}
+		}
+		return &authDecision{principal: vals[0]}
+	}
+	const goroutines = 64
+	keys := []string{"a", "b", "c", "fail"}
+	var wg sync.WaitGroup
+	got := make([]*authDecision, goroutines)
+	for i := range goroutines {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			got[i] = a.decide(testReqCtx("GET", "/prod/v1/pets/1"), []string{keys[i%len(keys)]})
+		}()
+	}
+	time.Sleep(50 * time.Millisecond)
+	close(gate)
+	wg.Wait()
+	if n := calls.Load(); n != int64(len(keys)) {
+		t.Errorf("%d calls for %d identities", n, len(keys))
+	}
+	for i, d := range got {
+		k := keys[i%len(keys)]
+		if k == "fail" && d.status != 500 || k != "fail" && d.principal != k {
+			t.Errorf("request %d (%s): %+v", i, k, d)
+		}
+	}
+	// Cached: a, b, c; the failure is tried again.
+	for _, k := range keys {
+		a.decide(testReqCtx("GET", "/prod/v1/pets/1"), []string{k})
+	}
+	if n := calls.Load(); n != int64(len(keys))+1 {
+		t.Errorf("%d calls after the cached round, want %d", n, len(keys)+1)
+	}
+	// Another stage is another entry.
+	rc := testReqCtx("GET", "/dev/v1/pets/1")
+	rc.stage = &stage{name: "dev"}
+	a.decide(rc, []string{"a"})
+	if n := calls.Load(); n != int64(len(keys))+2 {
+		t.Errorf("%d calls after another stage, want %d", n, len(keys)+2)
+	}
+	// Expired entries are called again.
+	a.mu.Lock()
+	for k, e := range a.cache {
+		e.expires = time.Now().Add(-time.Second)
+		a.cache[k] = e
+	}
+	a.mu.Unlock()
+	a.decide(testReqCtx("GET", "/prod/v1/pets/1"), []string{"a"})
+	if n := calls.Load(); n != int64(len(keys))+3 {
+		t.Errorf("%d calls after expiry, want %d", n, len(keys)+3)
+	}
+	// No TTL: every request calls.
+	a.ttl = 0
+	for range 3 {
+		a.decide(testReqCtx("GET", "/prod/v1/pets/1"), []string{"a"})
+	}
+	if n := calls.Load(); n != int64(len(keys))+6 {
+		t.Errorf("%d calls without a TTL, want %d", n, len(keys)+6)
 	}
 }
