@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"os"
 	"strings"
 	"sync"
 	"testing"
@@ -332,4 +333,40 @@ func TestAuthorizerRequest(t *testing.T) {
 			}
 		}
 	})
+}
+
+// TestAuthorizerExample serves examples/authorizer/api.yaml as the README
+// walks through it.
+func TestAuthorizerExample(t *testing.T) {
+	up := echoUpstream(t)
+	example, err := os.ReadFile("../examples/authorizer/api.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	doc := strings.Replace(string(example), "backend: http://127.0.0.1:9000", "backend: "+up.URL, 1)
+	if doc == string(example) {
+		t.Fatal("examples/authorizer/api.yaml no longer sets the backend variable this test rewrites")
+	}
+	e := startGateway(t, doc, nil)
+	if r := do(t, nil, "GET", e.base+"/prod/health", nil); r.status != 200 {
+		t.Fatalf("health: %d %s", r.status, r.body)
+	}
+	r := do(t, nil, "GET", e.base+"/prod/pets", nil)
+	if r.status != 401 || r.header.Get("WWW-Authenticate") != `Bearer realm="petstore"` || !strings.Contains(r.body, `"hint":"send Authorization: Bearer <token>"`) {
+		t.Errorf("no token: %d %v %s", r.status, r.header, r.body)
+	}
+	r = do(t, nil, "POST", e.base+"/prod/pets", strings.NewReader(`{}`), "Authorization", "Bearer bob-token")
+	if want := `{"message":"User is not authorized to access this resource","principal":"bob","requestId":"` + r.header.Get("X-Request-Id") + `"}`; r.status != 403 || r.body != want {
+		t.Errorf("bob posting: %d %s, want %s", r.status, r.body, want)
+	}
+	for tok, want := range map[string][2]string{"Bearer alice-token": {"alice", "gold"}, "Bearer bob-token": {"bob", "silver"}} {
+		r = do(t, nil, "GET", e.base+"/prod/pets", nil, "Authorization", tok)
+		var echo echoed
+		if err := json.Unmarshal([]byte(r.body), &echo); err != nil || r.status != 200 {
+			t.Fatalf("%s: %d %s", tok, r.status, r.body)
+		}
+		if h := http.Header(echo.Headers); h.Get("x-principal") != want[0] || h.Get("x-tier") != want[1] || h.Get("Authorization") != tok {
+			t.Errorf("%s: upstream got %v", tok, echo.Headers)
+		}
+	}
 }
