@@ -55,3 +55,23 @@ func FuzzParse(f *testing.F) {
 		}
 	})
 }
+
+// FuzzParseGatewayTemplate checks that a gateway response template either
+// compiles into parts that give back its text, variables aside, or is
+// refused, never panics.
+func FuzzParseGatewayTemplate(f *testing.F) {
+	for _, s := range []string{`{"message":$context.error.messageString}`, `${context.stage} $!{context.path} $!context.requestId`, `$context.authorizer.x.y`, `$`, `${`, `$!{context.`, `$context.`, `price: $5`} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		parts, err := ParseGatewayTemplate(s)
+		if err != nil {
+			return
+		}
+		for _, p := range parts {
+			if p.Var != "" && !gatewayVar(p.Var) || p.Var == "" && p.Text == "" {
+				t.Fatalf("%q: bad part %+v", s, p)
+			}
+		}
+	})
+}
