@@ -5,11 +5,13 @@ import (
 	"fmt"
 	"net/http"
 	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
 
 	"github.com/wasmgate/wasmgate/host/gateway"
+	"github.com/wasmgate/wasmgate/host/observe"
 )
 
 // authorizerDoc protects its operations with custom authorizers:
@@ -367,6 +369,54 @@ func TestAuthorizerExample(t *testing.T) {
 		}
 		if h := http.Header(echo.Headers); h.Get("x-principal") != want[0] || h.Get("x-tier") != want[1] || h.Get("Authorization") != tok {
 			t.Errorf("%s: upstream got %v", tok, echo.Headers)
+		}
+	}
+}
+
+// TestAuthorizerObserved: an authorizer plugin is observed like the
+// pipeline's plugins (metrics, execution log), and the access log has the
+// reason of an authorizer failure.
+func TestAuthorizerObserved(t *testing.T) {
+	up := echoUpstream(t)
+	dir := t.TempDir()
+	access, exec := filepath.Join(dir, "access.log"), filepath.Join(dir, "exec.log")
+	e, obs, metricsURL := startObserved(t, authorizerDoc(up.URL),
+		observe.StageSettings{AccessLog: "json", AccessLogDest: access, ExecLog: "info", ExecLogDest: exec}, nil)
+	ok := do(t, nil, "GET", e.base+"/prod/pets/1", nil, "Authorization", "Bearer alice-token")
+	none := do(t, nil, "GET", e.base+"/prod/pets/1", nil)
+	failed := do(t, nil, "GET", e.base+"/prod/req-uncached", nil, "X-User", "fail")
+	if ok.status != 200 || none.status != 401 || failed.status != 500 {
+		t.Fatalf("statuses %d %d %d", ok.status, none.status, failed.status)
+	}
+	obs.Flush()
+	lines := jsonLines(t, access)
+	for _, c := range []struct {
+		r      resp
+		status int
+		err    string
+	}{{ok, 200, ""}, {none, 401, "Unauthorized"}, {failed, 500, "authorizer requestUncached: the plugin answered 500"}} {
+		ls := byRequestID(lines, c.r.header.Get("X-Request-Id"))
+		if len(ls) != 1 || ls[0]["status"] != float64(c.status) {
+			t.Fatalf("access log lines %v", ls)
+		}
+		if got, _ := ls[0]["error"].(string); !strings.HasPrefix(got, c.err) || c.err == "" && got != "" {
+			t.Errorf("%d: error %q, want %q", c.status, got, c.err)
+		}
+	}
+	b, err := os.ReadFile(exec)
+	if err != nil || !strings.Contains(string(b), "the identity service is down") || !strings.Contains(string(b), "testauth") {
+		t.Errorf("execution log (%v):\n%s", err, b)
+	}
+	m := do(t, nil, "GET", metricsURL, nil).body
+	for _, want := range []string{`plugin="token-authorizer",stage="prod"`, `plugin="testauth",stage="prod"`} {
+		found := false
+		for _, l := range strings.Split(m, "\n") {
+			if strings.HasPrefix(l, "wasmgate_plugin_calls_total{") && strings.Contains(l, want) {
+				found = true
+			}
+		}
+		if !found {
+			t.Errorf("no wasmgate_plugin_calls_total{%s}", want)
 		}
 	}
 }

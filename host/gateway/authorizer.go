@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"net"
 	"net/http"
 	"regexp"
@@ -172,7 +173,9 @@ func (g *Gateway) authorize(w http.ResponseWriter, rc *reqCtx, a *authorizer) bo
 		g.writeGatewayResponse(w, rc, respUnauthorized, http.StatusUnauthorized, "Unauthorized")
 		return false
 	default:
-		g.failure(rc, "authorizer "+a.cfg.Name+": "+d.reason)
+		msg := "authorizer " + a.cfg.Name + ": " + d.reason
+		g.failure(rc, msg)
+		rc.obs.errMsg = msg // the access log gets the reason, the client the gateway response
 		g.writeGatewayResponse(w, rc, d.typ, http.StatusInternalServerError, "Internal server error")
 		return false
 	}
@@ -288,9 +291,20 @@ func (a *authorizer) invoke(ctx context.Context, rc *reqCtx, vals []string) *aut
 		{":method", http.MethodPost}, {":path", "/"}, {":authority", rc.r.Host}, {":scheme", rc.scheme},
 		{"content-type", "application/json"}, {"content-length", strconv.Itoa(len(event))},
 	})
-	x, err := a.chain.Start(ctx, rc, fields)
-	if err != nil {
-		return fail(respAuthorizerFailure, "%v", err)
+	var x *pipeline.Exchange
+	var err2 error
+	if rc.obs.on {
+		// Observed like a pipeline plugin: metrics, execution log.
+		ob := &authObserver{rc: rc}
+		defer ob.done()
+		if x, err2 = a.chain.StartObserved(ctx, rc, fields, ob); err2 != nil {
+			rc.startFailed(err2)
+		}
+	} else {
+		x, err2 = a.chain.Start(ctx, rc, fields)
+	}
+	if err2 != nil {
+		return fail(respAuthorizerFailure, "%v", err2)
 	}
 	defer x.Close()
 	x.LoadBody = func() error { x.ReqBody.B = event; return nil }
@@ -667,6 +681,34 @@ func wildcardMatch(p, s string) bool {
 		pi++
 	}
 	return pi == len(p)
+}
+
+// authObserver reports an authorizer plugin's calls to its request's
+// observability, as the pipeline's plugins are: the plugin metrics (calls,
+// time, errors by kind) and the stage's execution log.
+type authObserver struct {
+	rc    *reqCtx
+	p     *wasm.Plugin
+	calls int
+	dur   time.Duration
+}
+
+func (o *authObserver) PluginCall(c pipeline.Call) {
+	o.p = c.Plugin
+	o.calls++
+	o.dur += c.Duration
+	c.Step = math.MaxInt32 // not one of the pipeline's steps (reqCtx.PluginCall times those)
+	o.rc.PluginCall(c)
+}
+
+func (o *authObserver) PluginLog(_ int, p *wasm.Plugin, level abi.LogLevel, msg string) {
+	o.rc.PluginLog(math.MaxInt32, p, level, msg)
+}
+
+func (o *authObserver) done() {
+	if o.p != nil && o.rc.stage != nil {
+		o.rc.gwMetrics().Plugin(o.rc.stage.name, o.p.Info().Name).Observe(o.calls, o.dur)
+	}
 }
 
 // authorizerProperty answers the wasmgate.authorizer properties of an
