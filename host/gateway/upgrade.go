@@ -36,7 +36,7 @@ func isUpgrade(r *http.Request) bool {
 func (g *Gateway) serveUpgrade(w http.ResponseWriter, rc *reqCtx, op *operation) {
 	r := rc.r
 	if _, ok := op.integ.(*httpProxy); !ok {
-		writeError(w, http.StatusNotImplemented, rc.id, "Not Implemented: protocol upgrades (WebSocket) go to http_proxy integrations only")
+		g.writeErr(w, rc, http.StatusNotImplemented, "Not Implemented: protocol upgrades (WebSocket) go to http_proxy integrations only")
 		return
 	}
 	ctx, cancel := context.WithCancel(r.Context())
