@@ -233,7 +233,7 @@ func (a *authorizer) decide(rc *reqCtx, vals []string) *authDecision {
 	if a.ttl <= 0 {
 		return a.call(rc.r.Context(), rc, vals)
 	}
-	key := rc.stage.name + "\x00" + strings.Join(vals, "\x00")
+	key := cacheKey(rc.stage.name, vals)
 	now := time.Now()
 	a.mu.Lock()
 	if e, ok := a.cache[key]; ok && now.Before(e.expires) {
@@ -274,6 +274,22 @@ func (a *authorizer) decide(rc *reqCtx, vals []string) *authDecision {
 	a.mu.Unlock()
 	close(c.done)
 	return c.d
+}
+
+// cacheKey joins the stage and the identity values (one allocation).
+func cacheKey(stage string, vals []string) string {
+	n := len(stage)
+	for _, v := range vals {
+		n += 1 + len(v)
+	}
+	var b strings.Builder
+	b.Grow(n)
+	b.WriteString(stage)
+	for _, v := range vals {
+		b.WriteByte(0)
+		b.WriteString(v)
+	}
+	return b.String()
 }
 
 // invoke runs the authorizer plugin on the event of rc.
@@ -646,10 +662,7 @@ func evaluatePolicy(policy []statement, arn string) effect {
 
 func matchAny(patterns []string, s string, fold bool) bool {
 	for _, p := range patterns {
-		if fold {
-			p, s = strings.ToLower(p), strings.ToLower(s)
-		}
-		if wildcardMatch(p, s) {
+		if wildcardMatchFold(p, s, fold) {
 			return true
 		}
 	}
@@ -658,12 +671,31 @@ func matchAny(patterns []string, s string, fold bool) bool {
 
 // wildcardMatch matches IAM wildcards: "*" any run of characters
 // (slashes included), "?" one character.
-func wildcardMatch(p, s string) bool {
+func wildcardMatch(p, s string) bool { return wildcardMatchFold(p, s, false) }
+
+// wildcardMatchFold is wildcardMatch, ASCII case-insensitive when fold
+// (IAM action names).
+func wildcardMatchFold(p, s string, fold bool) bool {
+	eq := func(a, b byte) bool {
+		if a == b {
+			return true
+		}
+		if !fold {
+			return false
+		}
+		if 'A' <= a && a <= 'Z' {
+			a += 'a' - 'A'
+		}
+		if 'A' <= b && b <= 'Z' {
+			b += 'a' - 'A'
+		}
+		return a == b
+	}
 	pi, si := 0, 0
 	star, mark := -1, 0
 	for si < len(s) {
 		switch {
-		case pi < len(p) && (p[pi] == '?' || p[pi] == s[si]):
+		case pi < len(p) && (p[pi] == '?' || eq(p[pi], s[si])):
 			pi++
 			si++
 		case pi < len(p) && p[pi] == '*':

@@ -35,6 +35,10 @@ func TestWildcardMatch(t *testing.T) {
 			t.Errorf("wildcardMatch(%q, %q) = %t", c.p, c.s, got)
 		}
 	}
+	// Actions compare without case; resources with it.
+	if !wildcardMatchFold("EXECUTE-API:*", "execute-api:Invoke", true) || wildcardMatchFold("*/get/*", "x/GET/y", false) {
+		t.Error("case folding")
+	}
 }
 
 func TestParseAuthorizerResponseAndPolicy(t *testing.T) {
@@ -208,5 +212,31 @@ func TestAuthorizerCacheHammer(t *testing.T) {
 	}
 	if n := calls.Load(); n != int64(len(keys))+6 {
 		t.Errorf("%d calls without a TTL, want %d", n, len(keys)+6)
+	}
+}
+
+// BenchmarkAuthorizerCacheHit measures what a cached decision costs a
+// request: reading the identity, the cache lookup and the policy
+// evaluation against its method ARN.
+func BenchmarkAuthorizerCacheHit(b *testing.B) {
+	a := &authorizer{cfg: &config.Authorizer{Name: "t", Type: config.AuthorizerToken,
+		IdentitySources: []config.IdentitySource{{In: config.IdentityHeader, Name: "Authorization"}}},
+		ttl: time.Hour, cache: map[string]authEntry{}, inflight: map[string]*authCall{}}
+	d, err := parseAuthorizerResponse([]byte(`{"principalId":"alice","policyDocument":{"Statement":[{"Action":"execute-api:Invoke","Effect":"Allow","Resource":"arn:aws:execute-api:*:*:*/prod/GET/*"}]},"context":{"tier":"gold"}}`))
+	if err != nil {
+		b.Fatal(err)
+	}
+	a.call = func(context.Context, *reqCtx, []string) *authDecision { return d }
+	rc := testReqCtx("GET", "/prod/v1/pets/7")
+	rc.r.Header.Set("Authorization", "Bearer alice-token")
+	b.ReportAllocs()
+	for b.Loop() {
+		vals, ok := a.identity(rc)
+		if !ok {
+			b.Fatal("no identity")
+		}
+		if got := a.decide(rc, vals); evaluatePolicy(got.policy, methodARN(rc)) != effectAllow {
+			b.Fatal("not allowed")
+		}
 	}
 }
