@@ -27,6 +27,7 @@ type Plugin struct {
 	live     []*instance            // accepting new streams
 	all      map[*instance]struct{} // live and retired, not yet closed
 	pending  int                    // instances being created
+	spawns   sync.WaitGroup         // the goroutines creating them
 	changed  chan struct{}          // closed and replaced when live changes
 	closed   bool
 	spawnErr error // last failure to create an instance
@@ -233,8 +234,10 @@ func (p *Plugin) grow() {
 // spawnLocked creates one instance in the background. p.mu is held.
 func (p *Plugin) spawnLocked() {
 	p.pending++
+	p.spawns.Add(1)
 	backoff := time.Duration(p.failures) * 50 * time.Millisecond
 	go func() {
+		defer p.spawns.Done()
 		time.Sleep(backoff)
 		in, err := p.newInstance()
 		p.mu.Lock()
@@ -339,6 +342,16 @@ func (p *Plugin) Close(ctx context.Context) error {
 	p.live = nil
 	p.notifyLocked()
 	p.mu.Unlock()
+
+	// An instance being created in the background finishes first (and,
+	// seeing the plugin closed, closes itself): the engine may be closed
+	// right after this returns, and instantiation must not race with it.
+	spawned := make(chan struct{})
+	go func() { p.spawns.Wait(); close(spawned) }()
+	select {
+	case <-spawned:
+	case <-ctx.Done():
+	}
 
 	p.e.mu.Lock()
 	delete(p.e.plugins, p)
