@@ -179,6 +179,7 @@ func serve(ctx context.Context, s *config.Settings, configDir string, pluginDirs
 		Observe:          obs,
 		TrustRequestID:   s.TrustRequestID,
 		TrustedProxies:   trusted,
+		PoolMax:          s.PluginPoolMax,
 	})
 
 	mopts := deploy.Options{Dir: s.DataDir, Engine: engine, Gateway: g, Log: logf}

@@ -120,6 +120,10 @@ type Settings struct {
 	// proxies in front of the gateway whose X-Forwarded-* and Forwarded
 	// headers are kept; from other clients they are replaced.
 	TrustedProxies string
+	// PluginPoolMax caps each plugin's instance pool; 0 (default) is
+	// 4 × GOMAXPROCS. Pools start at GOMAXPROCS instances and grow only
+	// when calls wait for an instance.
+	PluginPoolMax int
 	// Compression lists the response encodings offered, in order of
 	// preference: "zstd,gzip"; "" (default) compresses nothing.
 	// CompressionMinBytes is the smallest body compressed (default 1024).
@@ -196,6 +200,7 @@ var settings = []setting{
 	{"trust_request_id", "keep a client's well-formed X-Request-Id instead of assigning one", func(s *Settings) any { return &s.TrustRequestID }},
 	{"compression", `response compression: encodings in order of preference, "zstd,gzip"; "" for none`, func(s *Settings) any { return &s.Compression }},
 	{"compression_min_bytes", "smallest response body compressed", func(s *Settings) any { return &s.CompressionMinBytes }},
+	{"plugin_pool_max", "most instances per plugin (0: 4 × GOMAXPROCS)", func(s *Settings) any { return &s.PluginPoolMax }},
 	{"trusted_proxies", "comma-separated CIDRs of proxies in front whose X-Forwarded-* and Forwarded headers are kept", func(s *Settings) any { return &s.TrustedProxies }},
 }
 
@@ -221,6 +226,8 @@ func AddFlags(fs *pflag.FlagSet) {
 			fs.String(name, *p, st.usage)
 		case *bool:
 			fs.Bool(name, *p, st.usage)
+		case *int:
+			fs.Int(name, *p, st.usage)
 		case *int64:
 			fs.Int64(name, *p, st.usage)
 		case *time.Duration:
@@ -325,6 +332,15 @@ func apply(s *Settings, k *koanf.Koanf, source string, strict bool) []error {
 // field's type.
 func setValue(field, v any) error {
 	switch p := field.(type) {
+	case *int:
+		var n int64
+		if err := setValue(&n, v); err != nil {
+			return err
+		}
+		if int64(int(n)) != n {
+			return fmt.Errorf("%d is out of range", n)
+		}
+		*p = int(n)
 	case *string:
 		switch x := v.(type) {
 		case string:
@@ -380,6 +396,8 @@ func setValue(field, v any) error {
 		default:
 			return fmt.Errorf("must be a duration like \"30s\" or \"1m30s\", not %v", x)
 		}
+	default:
+		return fmt.Errorf("settings: a field of type %T cannot be set (a wasmgate bug)", field)
 	}
 	return nil
 }
@@ -438,6 +456,9 @@ func (s *Settings) validate() []error {
 		if enc = strings.TrimSpace(enc); enc != "" && enc != "gzip" && enc != "zstd" {
 			bad("compression: %q is not an encoding wasmgate offers (want zstd, gzip or both)", enc)
 		}
+	}
+	if s.PluginPoolMax < 0 {
+		bad("plugin_pool_max must be at least 0 (0: 4 × GOMAXPROCS), not %d", s.PluginPoolMax)
 	}
 	if s.CompressionMinBytes < 0 {
 		bad("compression_min_bytes must be at least 0, not %d", s.CompressionMinBytes)

@@ -104,8 +104,8 @@ func TestLoadSettingsErrors(t *testing.T) {
 		flags []string
 		want  string
 	}{
-		{name: "unknown keys", file: "unknown.yaml", want: `settings file testdata/settings/unknown.yaml: unknown setting "listen_addr"; known settings are listen, tls_listen, tls_cert, tls_key, tls_cert_dir, tls_min_version, tls_client_ca, tls_client_auth, tls_reload_interval, http_redirect, http3, admin_listen, admin_token, deployment_header, redis, watch_interval, data_dir, api, max_body_bytes, cache_size_mb, cache_max_entry_bytes, cache_l2, read_header_timeout, idle_timeout, shutdown_timeout, log_level, access_log, access_log_dest, exec_log, exec_log_dest, log_max_size_mb, log_max_backups, trust_request_id, compression, compression_min_bytes, trusted_proxies
-settings file testdata/settings/unknown.yaml: unknown setting "tls.cert"; known settings are listen, tls_listen, tls_cert, tls_key, tls_cert_dir, tls_min_version, tls_client_ca, tls_client_auth, tls_reload_interval, http_redirect, http3, admin_listen, admin_token, deployment_header, redis, watch_interval, data_dir, api, max_body_bytes, cache_size_mb, cache_max_entry_bytes, cache_l2, read_header_timeout, idle_timeout, shutdown_timeout, log_level, access_log, access_log_dest, exec_log, exec_log_dest, log_max_size_mb, log_max_backups, trust_request_id, compression, compression_min_bytes, trusted_proxies`},
+		{name: "unknown keys", file: "unknown.yaml", want: `settings file testdata/settings/unknown.yaml: unknown setting "listen_addr"; known settings are listen, tls_listen, tls_cert, tls_key, tls_cert_dir, tls_min_version, tls_client_ca, tls_client_auth, tls_reload_interval, http_redirect, http3, admin_listen, admin_token, deployment_header, redis, watch_interval, data_dir, api, max_body_bytes, cache_size_mb, cache_max_entry_bytes, cache_l2, read_header_timeout, idle_timeout, shutdown_timeout, log_level, access_log, access_log_dest, exec_log, exec_log_dest, log_max_size_mb, log_max_backups, trust_request_id, compression, compression_min_bytes, plugin_pool_max, trusted_proxies
+settings file testdata/settings/unknown.yaml: unknown setting "tls.cert"; known settings are listen, tls_listen, tls_cert, tls_key, tls_cert_dir, tls_min_version, tls_client_ca, tls_client_auth, tls_reload_interval, http_redirect, http3, admin_listen, admin_token, deployment_header, redis, watch_interval, data_dir, api, max_body_bytes, cache_size_mb, cache_max_entry_bytes, cache_l2, read_header_timeout, idle_timeout, shutdown_timeout, log_level, access_log, access_log_dest, exec_log, exec_log_dest, log_max_size_mb, log_max_backups, trust_request_id, compression, compression_min_bytes, plugin_pool_max, trusted_proxies`},
 		{name: "bad values in a file", file: "bad-values.yaml", want: `settings file testdata/settings/bad-values.yaml: http3: must be true or false, not "maybe"
 settings file testdata/settings/bad-values.yaml: idle_timeout: must be a duration like "30s" or "1m30s", not 30
 settings file testdata/settings/bad-values.yaml: listen: must be a string, not 8000; quote it
@@ -153,5 +153,20 @@ settings: log_level must be one of trace, debug, info, warn, error, disabled, no
 				t.Errorf("error:\n%s\nwant:\n%s", err, tt.want)
 			}
 		})
+	}
+}
+
+func TestIntFlags(t *testing.T) {
+	fs := pflag.NewFlagSet("serve", pflag.ContinueOnError)
+	AddFlags(fs)
+	if err := fs.Parse([]string{"--cache-size-mb", "7", "--plugin-pool-max", "3", "--log-max-backups", "2"}); err != nil {
+		t.Fatal(err)
+	}
+	s, err := LoadSettings("", fs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.CacheSizeMB != 7 || s.PluginPoolMax != 3 || s.LogMaxBackups != 2 {
+		t.Fatalf("int flags not applied: cache %d, pool %d, backups %d", s.CacheSizeMB, s.PluginPoolMax, s.LogMaxBackups)
 	}
 }
