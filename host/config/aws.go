@@ -227,23 +227,10 @@ func awsResponses(probs *problems, o object) ([]awsResponse, bool) {
 			good = false
 		}
 		r := awsResponse{at: at, pattern: pat}
-		if sv, ok := ro.m["statusCode"]; ok {
-			var s int64 = -1
-			switch x := sv.(type) {
-			case string:
-				if n, err := strconv.ParseInt(x, 10, 64); err == nil {
-					s = n
-				}
-			default:
-				if n, ok := toInt(x); ok {
-					s = n
-				}
-			}
-			if s < 100 || s > 599 {
-				probs.add(ro.ptr("statusCode"), "must be an HTTP status code (100 to 599), not %s", kindOf(sv))
-				good = false
-			}
-			r.status = int(s)
+		if _, ok := ro.m["statusCode"]; ok {
+			s, ok := ro.statusCode("statusCode")
+			good = good && ok
+			r.status = s
 		}
 		var ok1, ok2 bool
 		r.params, ok1 = ro.strMap("responseParameters")

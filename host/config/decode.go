@@ -5,6 +5,7 @@ import (
 	"math"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 )
 
@@ -203,4 +204,26 @@ func lookupPointer(doc any, p string) (any, bool) {
 		}
 	}
 	return cur, true
+}
+
+// statusCode reads an HTTP status code (100 to 599), given as a number or
+// a string as AWS documents do; a bad one is reported and ok is false.
+func (o object) statusCode(key string) (status int, ok bool) {
+	v := o.m[key]
+	var s int64 = -1
+	switch x := v.(type) {
+	case string:
+		if n, err := strconv.ParseInt(x, 10, 64); err == nil {
+			s = n
+		}
+	default:
+		if n, ok := toInt(x); ok {
+			s = n
+		}
+	}
+	if s < 100 || s > 599 {
+		o.probs.add(o.ptr(key), "must be an HTTP status code (100 to 599), not %s", kindOf(v))
+		return int(s), false
+	}
+	return int(s), true
 }

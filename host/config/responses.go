@@ -3,7 +3,6 @@ package config
 import (
 	"fmt"
 	"slices"
-	"strconv"
 	"strings"
 )
 
@@ -176,23 +175,10 @@ func decodeGatewayResponses(probs *problems, v any, at string) map[string]*Gatew
 		}
 		good := true
 		r := &GatewayResponse{Type: typ, Loc: rat}
-		if sv, ok := o.m["statusCode"]; ok {
-			var s int64 = -1
-			switch x := sv.(type) {
-			case string:
-				if n, err := strconv.ParseInt(x, 10, 64); err == nil {
-					s = n
-				}
-			default:
-				if n, ok := toInt(x); ok {
-					s = n
-				}
-			}
-			if s < 100 || s > 599 {
-				probs.add(o.ptr("statusCode"), "must be an HTTP status code (100 to 599), not %s", kindOf(sv))
-				good = false
-			}
-			r.StatusCode = int(s)
+		if _, ok := o.m["statusCode"]; ok {
+			s, ok := o.statusCode("statusCode")
+			good = good && ok
+			r.StatusCode = s
 		}
 		params, ok := o.strMap("responseParameters")
 		good = good && (ok || !o.has("responseParameters"))
