@@ -178,12 +178,20 @@ func (x *Exchange) snapshotHeaders(i int) {
 	if x.cache.fill == nil || x.cache.step != i || x.RespHeaders == nil {
 		return
 	}
-	hs := make([][2]string, 0, len(x.RespHeaders.Pairs))
 	code := 0
-	for _, p := range x.RespHeaders.Pairs {
+	if s, ok := x.RespHeaders.Get(":status"); ok {
+		code, _ = strconv.Atoi(s)
+	}
+	x.cache.respCode, x.cache.headers = code, StoredHeaders(x.RespHeaders.Pairs)
+}
+
+// StoredHeaders returns the headers a cache entry keeps of a response:
+// lower-cased, without pseudo-headers and without those that belong to
+// one response only (Content-Length, Age, X-Request-Id, hop-by-hop).
+func StoredHeaders(pairs [][2]string) [][2]string {
+	hs := make([][2]string, 0, len(pairs))
+	for _, p := range pairs {
 		switch k := strings.ToLower(p[0]); k {
-		case ":status":
-			code, _ = strconv.Atoi(p[1])
 		case "content-length", "age", "x-request-id", "transfer-encoding", "connection":
 		default:
 			if !strings.HasPrefix(k, ":") {
@@ -191,7 +199,7 @@ func (x *Exchange) snapshotHeaders(i int) {
 			}
 		}
 	}
-	x.cache.respCode, x.cache.headers = code, hs
+	return hs
 }
 
 // snapshotBody records the buffered response body as it reaches the step
@@ -217,6 +225,14 @@ func (x *Exchange) afterResponseHeaders() {
 	}
 }
 
+// cacheMaxBody is CacheMaxBody or its default.
+func (x *Exchange) cacheMaxBody() int64 {
+	if x.CacheMaxBody > 0 {
+		return x.CacheMaxBody
+	}
+	return DefaultCacheMaxBody
+}
+
 // CacheWantsBody reports whether the response must be stored once its
 // body has reached the client, and the most body bytes it may have;
 // the gateway then copies the body it streams (CacheComplete) or gives up
@@ -224,11 +240,7 @@ func (x *Exchange) afterResponseHeaders() {
 func (x *Exchange) CacheWantsBody() (bool, int64) {
 	x.mu.Lock()
 	defer x.mu.Unlock()
-	limit := x.CacheMaxBody
-	if limit <= 0 {
-		limit = DefaultCacheMaxBody
-	}
-	return x.cache.fill != nil && x.cache.storing, limit
+	return x.cache.fill != nil && x.cache.storing, x.cacheMaxBody()
 }
 
 // CacheComplete stores the response of the fill this request leads, with
@@ -249,11 +261,7 @@ func (x *Exchange) CacheComplete(body []byte) {
 	if cs.haveBody {
 		body = cs.body
 	}
-	limit := x.CacheMaxBody
-	if limit <= 0 {
-		limit = DefaultCacheMaxBody
-	}
-	if int64(len(body)) > limit {
+	if int64(len(body)) > x.cacheMaxBody() {
 		cs.fill.Abandon()
 	} else {
 		cs.fill.Done(&cache.Entry{Status: cs.respCode, Headers: cs.headers, Body: body}, cs.ttl)

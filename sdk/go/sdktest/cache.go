@@ -3,7 +3,6 @@ package sdktest
 import (
 	"context"
 	"fmt"
-	"strings"
 	"time"
 
 	"github.com/wasmgate/wasmgate/host/pipeline"
@@ -110,13 +109,7 @@ func (s *stream) snapshotResponse(r *Response) {
 	if s.cache.fill == nil {
 		return
 	}
-	for _, p := range r.Headers {
-		switch k := strings.ToLower(p[0]); k {
-		case "content-length", "age", "transfer-encoding", "connection":
-		default:
-			s.cache.headers = append(s.cache.headers, [2]string{k, p[1]})
-		}
-	}
+	s.cache.headers = pipeline.StoredHeaders(r.Headers)
 	s.cache.status, s.cache.body, s.cache.snapshot = r.Status, append([]byte(nil), r.Body...), true
 	if s.cache.status == 0 {
 		s.cache.status = 200
