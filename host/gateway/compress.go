@@ -227,6 +227,3 @@ func (c *compressor) put(enc string, e encoder) {
 		c.zstd.Put(e)
 	}
 }
-
-// ValidEncoding reports whether enc is an encoding Compress offers.
-func ValidEncoding(enc string) bool { return enc == "gzip" || enc == "zstd" }
