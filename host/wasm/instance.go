@@ -12,6 +12,7 @@ import (
 
 	"github.com/tetratelabs/wazero"
 	"github.com/tetratelabs/wazero/api"
+	"github.com/tetratelabs/wazero/experimental"
 	"github.com/tetratelabs/wazero/sys"
 
 	"github.com/wasmgate/wasmgate/abi"
@@ -154,7 +155,8 @@ func (p *Plugin) newInstance() (_ *instance, err error) {
 		httpCalls: map[uint32]uint32{},
 		nextToken: 1,
 	}
-	in.ctx = context.WithValue(context.Background(), instanceKey{}, in)
+	// The instance is the innermost value: host calls look it up first.
+	in.ctx = context.WithValue(experimental.WithMemoryAllocator(context.Background(), memoryAllocator), instanceKey{}, in)
 	in.timer = time.AfterFunc(time.Hour, in.onDeadline)
 	in.timer.Stop()
 
