@@ -43,6 +43,7 @@ type Engine struct {
 	sharedErrAt atomic.Int64
 	queues      queueRegistry
 	metrics     metricRegistry
+	wd          watchdog
 }
 
 type runtimeEntry struct {

@@ -126,22 +126,15 @@ type instance struct {
 	logTail    []string // last plugin log lines, for error messages
 	panicMsg   string   // a Go guest's "panic: ..." line
 
-	bound      atomic.Int32 // streams bound (for pool balancing)
-	inCall     atomic.Bool
-	timedOut   atomic.Bool
-	gone       atomic.Bool  // module closed
-	deadlineAt atomic.Int64 // unix ns
-	hardAt     atomic.Int64 // unix ns: interrupt even without progress
-	ticksAt    atomic.Uint32
-	timeout    atomic.Int64 // of the running call, ns
-	timer      *time.Timer
+	bound    atomic.Int32  // streams bound (for pool balancing)
+	callSeq  atomic.Uint64 // incremented when a call starts and ends: odd while in a call
+	timeout  atomic.Int64  // of the running call, ns; read by the watchdog
+	timedOut atomic.Bool
+	gone     atomic.Bool // module closed
 
-	// The watchdog timer is armed lazily: a call only arms it when it is
-	// not already due to fire before the call's deadline, and a firing
-	// that finds a call still within its deadline re-arms it. Back-to-back
-	// calls of a few microseconds so cost no timer operation at all.
-	timerMu sync.Mutex
-	fireAt  int64 // unix ns the timer fires at; 0: not armed
+	// WASI sleeps of the running call (see nanosleep).
+	sleepSeq uint64
+	slept    int64
 }
 
 // newInstance instantiates the plugin's module and runs its start-up
@@ -157,8 +150,6 @@ func (p *Plugin) newInstance() (_ *instance, err error) {
 	}
 	// The instance is the innermost value: host calls look it up first.
 	in.ctx = context.WithValue(experimental.WithMemoryAllocator(context.Background(), memoryAllocator), instanceKey{}, in)
-	in.timer = time.AfterFunc(time.Hour, in.onDeadline)
-	in.timer.Stop()
 
 	cfg := wazero.NewModuleConfig().
 		WithName("").
@@ -191,6 +182,7 @@ func (p *Plugin) newInstance() (_ *instance, err error) {
 	}
 	in.interrupt = g
 	in.ticks = mod.ExportedGlobal(interrupt.TicksExportName)
+	p.e.wd.add(in) // removed by closeModule
 	if in.fnAlloc = mod.ExportedFunction(abi.ExportMemoryAllocate); in.fnAlloc == nil {
 		in.fnAlloc = mod.ExportedFunction(abi.ExportMalloc)
 	}
@@ -306,17 +298,15 @@ func (in *instance) callTop(fn api.Function, name string, stack []uint64, timeou
 	if in.dead {
 		return in.p.callError(name, ErrInstanceLost, "")
 	}
-	now := time.Now().UnixNano()
-	in.deadlineAt.Store(now + int64(timeout))
-	in.hardAt.Store(now + int64(max(10*timeout, time.Second)))
-	in.timeout.Store(int64(timeout))
-	if in.ticks != nil {
-		in.ticksAt.Store(uint32(in.ticks.Get()))
+	if in.timeout.Load() != int64(timeout) {
+		in.timeout.Store(int64(timeout))
 	}
-	in.inCall.Store(true)
-	in.arm(now, now+int64(timeout))
+	in.callSeq.Add(1) // in the call: the watchdog may look at it from now on
+	if wd := &in.p.e.wd; !wd.active.Load() {
+		wd.wake()
+	}
 	err := fn.CallWithStack(in.ctx, stack)
-	in.inCall.Store(false)
+	in.callSeq.Add(1)
 	in.calls++
 	if err != nil {
 		return in.fail(name, err)
@@ -332,59 +322,16 @@ func (in *instance) callTop(fn api.Function, name string, stack []uint64, timeou
 	return nil
 }
 
-// minProgress is how many loop iterations and function entries a call
-// must have made by its deadline to count as running rather than waiting
-// for a CPU: a spinning guest makes millions per millisecond, a real
-// plugin call a few thousand in total.
-const minProgress = 1 << 20
-
-// onDeadline runs on the timer goroutine when a call may have overrun.
-//
-// The deadline is wall-clock time, but on an overloaded machine a call can
-// sit preempted, holding no CPU, past it. So a call that has made little
-// progress gets more time (re-armed in steps) until a hard limit of ten
-// times its timeout; one that is spinning is interrupted at once.
-func (in *instance) onDeadline() {
-	in.timerMu.Lock()
-	in.fireAt = 0
-	in.timerMu.Unlock()
-	// A call that starts from here on sees the timer disarmed and arms it;
-	// one that started before has stored inCall, which is read below.
-	now := time.Now().UnixNano()
-	if !in.inCall.Load() {
-		return
-	}
-	if dl := in.deadlineAt.Load(); now < dl {
-		in.arm(now, dl)
-		return
-	}
-	if in.ticks != nil && now < in.hardAt.Load() {
-		if progress := uint32(in.ticks.Get()) - in.ticksAt.Load(); progress < minProgress {
-			in.arm(now, now+in.timeout.Load()/2)
-			return
-		}
-	}
-	in.timedOut.Store(true)
-	in.interrupt.Set(1) // the guest traps at its next loop header or call
-}
-
-// arm makes the watchdog fire no later than at (unix ns).
-func (in *instance) arm(now, at int64) {
-	in.timerMu.Lock()
-	if in.fireAt == 0 || in.fireAt > at {
-		in.fireAt = at
-		in.timer.Reset(time.Duration(at - now))
-	}
-	in.timerMu.Unlock()
-}
-
 // nanosleep backs WASI sleeps (poll_oneoff clock subscriptions). A guest
 // may not sleep past its call deadline.
 func (in *instance) nanosleep(ns int64) {
-	if in.inCall.Load() {
-		if left := in.deadlineAt.Load() - time.Now().UnixNano(); ns > left {
-			ns = left
+	if seq := in.callSeq.Load(); seq&1 == 1 {
+		// The call's sleeps together may not outlast its timeout.
+		if seq != in.sleepSeq {
+			in.sleepSeq, in.slept = seq, 0
 		}
+		ns = min(ns, in.timeout.Load()-in.slept)
+		in.slept += max(ns, 0)
 	}
 	if ns > 0 {
 		time.Sleep(time.Duration(ns))
@@ -476,10 +423,7 @@ func (in *instance) closeModule() {
 	}
 	in.closedMod = true
 	in.gone.Store(true)
-	in.timerMu.Lock()
-	in.timer.Stop()
-	in.fireAt = 0
-	in.timerMu.Unlock()
+	in.p.e.wd.remove(in)
 	in.stopTicks()
 	_ = in.mod.Close(context.Background()) // nothing useful to report
 }

@@ -189,7 +189,7 @@ func (p *Plugin) acquire(ctx context.Context) (*instance, error) {
 			for i := 0; i < n; i++ {
 				in := p.live[(start+i)%n]
 				score := 2 * int(in.bound.Load())
-				if in.inCall.Load() {
+				if in.callSeq.Load()&1 == 1 {
 					score++
 				}
 				if score < bestScore {
