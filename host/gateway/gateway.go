@@ -291,9 +291,12 @@ type reqCtx struct {
 	params   []Param
 	paramBuf [4]Param
 	scheme   string
-	caches   *Caches
-	obs      obsState
-	auth     *authDecision // the custom authorizer's answer (authorizer.go)
+	// fieldsPath is the :path the plugins were given (pipelineRequest
+	// parses it again only when they changed it).
+	fieldsPath string
+	caches     *Caches
+	obs        obsState
+	auth       *authDecision // the custom authorizer's answer (authorizer.go)
 }
 
 func (rc *reqCtx) param(name string) string {
@@ -543,8 +546,16 @@ func (g *Gateway) servePreflight(ctx context.Context, w http.ResponseWriter, rc 
 
 // outRequest prepares the upstream request from the incoming one.
 func (g *Gateway) outRequest(ctx context.Context, rc *reqCtx, body io.Reader) *http.Request {
+	out := rc.r.Clone(ctx)
+	g.finishOut(out, rc, body)
+	return out
+}
+
+// finishOut sets the upstream request's body and the headers that are the
+// gateway's: hop-by-hop headers removed, forwarding headers and the
+// request id set.
+func (g *Gateway) finishOut(out *http.Request, rc *reqCtx, body io.Reader) {
 	r := rc.r
-	out := r.Clone(ctx)
 	out.RequestURI = ""
 	out.Body = nil
 	if body != nil {
@@ -559,7 +570,6 @@ func (g *Gateway) outRequest(ctx context.Context, rc *reqCtx, body io.Reader) *h
 	keepTETrailers(out.Header, r.Header)
 	g.setForwarded(out, rc)
 	out.Header.Set("X-Request-Id", rc.id)
-	return out
 }
 
 // serveDirect is the path of an operation without plugins: stream the

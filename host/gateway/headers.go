@@ -8,28 +8,39 @@ import (
 	"github.com/wasmgate/wasmgate/host/wasm"
 )
 
-// lowerNames caches the lower-case form of canonical header names so
-// converting a request's headers for plugins does not allocate per header.
-var lowerNames sync.Map // canonical → lower
+// nameCache remembers a conversion of header names (to lower case for
+// plugins, to canonical form for net/http) so converting a request's
+// headers does not allocate per header. It is bounded: names are client
+// and plugin input.
+type nameCache struct {
+	conv func(string) string
+	m    sync.Map // name → converted
+	mu   sync.Mutex
+	n    int
+}
 
-const maxLowerNames = 4096
+const maxCachedNames = 4096
 
-var lowerCount int64
-var lowerMu sync.Mutex
-
-func lowerName(k string) string {
-	if v, ok := lowerNames.Load(k); ok {
+func (c *nameCache) get(k string) string {
+	if v, ok := c.m.Load(k); ok {
 		return v.(string)
 	}
-	l := strings.ToLower(k)
-	lowerMu.Lock()
-	if lowerCount < maxLowerNames {
-		lowerNames.Store(k, l)
-		lowerCount++
+	v := c.conv(k)
+	c.mu.Lock()
+	if c.n < maxCachedNames {
+		c.m.Store(k, v)
+		c.n++
 	}
-	lowerMu.Unlock()
-	return l
+	c.mu.Unlock()
+	return v
 }
+
+var (
+	lowerNames     = nameCache{conv: strings.ToLower}
+	canonicalNames = nameCache{conv: http.CanonicalHeaderKey}
+)
+
+func lowerName(k string) string { return lowerNames.get(k) }
 
 // hopHeaders are connection-specific and never forwarded (RFC 9110 7.6.1).
 var hopHeaders = []string{
@@ -82,12 +93,21 @@ func responseFields(status string, h http.Header) *wasm.Fields {
 	return f
 }
 
-// toHeader copies regular (non-pseudo) fields into h.
+// toHeader adds the regular (non-pseudo) fields to h, with one allocation
+// for all the names that have a single value.
 func toHeader(f *wasm.Fields, h http.Header) {
+	vals := make([]string, 0, len(f.Pairs))
 	for _, p := range f.Pairs {
 		if len(p[0]) > 0 && p[0][0] == ':' {
 			continue
 		}
-		h[http.CanonicalHeaderKey(p[0])] = append(h[http.CanonicalHeaderKey(p[0])], p[1])
+		k := canonicalNames.get(p[0])
+		if cur, ok := h[k]; ok {
+			h[k] = append(cur, p[1])
+			continue
+		}
+		vals = append(vals, p[1])
+		n := len(vals)
+		h[k] = vals[n-1 : n : n] // capped: appending a second value copies
 	}
 }

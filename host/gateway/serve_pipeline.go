@@ -3,12 +3,10 @@ package gateway
 import (
 	"bytes"
 	"context"
-	"errors"
 	"io"
 	"net/http"
 	"net/url"
 	"strconv"
-	"strings"
 
 	"github.com/wasmgate/wasmgate/host/pipeline"
 	"github.com/wasmgate/wasmgate/host/wasm"
@@ -73,8 +71,7 @@ func (g *Gateway) servePipeline(ctx context.Context, w http.ResponseWriter, rc *
 		}
 	}
 
-	out := g.outRequest(ctx, rc, body)
-	applyRequestFields(out, x.ReqHeaders)
+	out := g.pipelineRequest(ctx, rc, body, x.ReqHeaders)
 	if op.chain.NeedsRequestBody() && hasBody {
 		out.ContentLength = int64(len(x.ReqBody.B))
 		out.Header.Del("Content-Length")
@@ -209,44 +206,49 @@ func fieldStatus(f *wasm.Fields, def int) int {
 	return def
 }
 
-// applyRequestFields makes the upstream request reflect the plugins'
-// edits: pseudo-headers (:method, :path, :authority) and headers.
-func applyRequestFields(out *http.Request, f *wasm.Fields) {
-	h := make(http.Header, len(f.Pairs))
+// pipelineRequest is the upstream request as the plugins left it: their
+// pseudo-headers (:method, :path, :authority) and headers, with the
+// gateway's own (see finishOut). The request's headers are not cloned
+// first: the fields replace them.
+func (g *Gateway) pipelineRequest(ctx context.Context, rc *reqCtx, body io.Reader, f *wasm.Fields) *http.Request {
+	r := rc.r
+	out := r.WithContext(ctx)
+	u := *r.URL
+	out.URL = &u
 	for _, p := range f.Pairs {
+		if len(p[0]) == 0 || p[0][0] != ':' {
+			continue
+		}
 		switch p[0] {
 		case ":method":
 			out.Method = p[1]
 		case ":path":
-			if u, err := url.ParseRequestURI(p[1]); err == nil {
-				out.URL.Path, out.URL.RawPath, out.URL.RawQuery = u.Path, u.RawPath, u.RawQuery
+			if p[1] == rc.fieldsPath {
+				break // unchanged
+			}
+			if pu, err := url.ParseRequestURI(p[1]); err == nil {
+				u.Path, u.RawPath, u.RawQuery = pu.Path, pu.RawPath, pu.RawQuery
 			}
 		case ":authority":
 			out.Host = p[1]
-		case ":scheme":
-		default:
-			k := http.CanonicalHeaderKey(p[0])
-			h[k] = append(h[k], p[1])
 		}
 	}
-	removeHopHeaders(h)
-	keepTETrailers(h, out.Header)
-	// The request id is the gateway's (a client's own one was only kept
-	// in it when trusted).
-	if v := out.Header.Values("X-Request-Id"); len(v) > 0 {
-		h["X-Request-Id"] = v
-	}
-	// The forwarding headers are the gateway's (setForwarded): the
-	// plugins saw the client's, which only a trusted proxy may set.
-	for _, k := range []string{"X-Forwarded-For", "X-Forwarded-Proto", "X-Forwarded-Host", "Forwarded", "Via"} {
-		if v := out.Header.Values(k); len(v) > 0 {
+	h := make(http.Header, len(f.Pairs)+4)
+	toHeader(f, h)
+	// The forwarding headers are the gateway's (finishOut sets them from
+	// the client's, which only a trusted proxy may set); so is the
+	// request id.
+	for _, k := range forwardingHeaders {
+		if v := r.Header[k]; len(v) > 0 {
 			h[k] = v
 		} else {
 			delete(h, k)
 		}
 	}
 	out.Header = h
+	g.finishOut(out, rc, body)
+	return out
 }
 
-var _ = errors.New
-var _ = strings.Contains
+// forwardingHeaders are the request headers setForwarded writes.
+var forwardingHeaders = [...]string{"X-Forwarded-For", "X-Forwarded-Proto", "X-Forwarded-Host", "Forwarded", "Via"}

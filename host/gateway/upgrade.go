@@ -63,9 +63,7 @@ func (g *Gateway) serveUpgrade(w http.ResponseWriter, rc *reqCtx, op *operation)
 			g.writeLocal(w, rc, x)
 			return
 		}
-		out := g.outRequest(ctx, rc, nil)
-		applyRequestFields(out, x.ReqHeaders)
-		g.tunnel(w, rc, op, out, handshake)
+		g.tunnel(w, rc, op, g.pipelineRequest(ctx, rc, nil, x.ReqHeaders), handshake)
 		return
 	}
 	g.tunnel(w, rc, op, g.outRequest(ctx, rc, nil), handshake)
