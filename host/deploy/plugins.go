@@ -40,13 +40,22 @@ func (m *Manager) pushLocked(ctx context.Context, name, version string, bin []by
 	tag := name + "@" + version
 	digest := digestOf(bin)
 	// A moved tag is refused before compiling (which takes seconds for a
-	// large module the first time).
+	// large module the first time), and the same bytes pushed again under
+	// the same tag (serve's embedded plugins on every start) are not
+	// compiled at all: they were validated when first pushed.
+	stored := false
 	if err := m.db.View(func(tx *bolt.Tx) error {
-		if old := tx.Bucket(bTags).Get([]byte(tag)); old != nil && string(old) != digest {
+		old := tx.Bucket(bTags).Get([]byte(tag))
+		switch {
+		case old == nil:
+			return nil
+		case string(old) != digest:
 			return errorf(ErrConflict, "%s is already %s; versions never change: push it as a new version", tag, old)
 		}
-		return nil
-	}); err != nil {
+		var err error
+		stored, err = getJSON(tx.Bucket(bPlugins), []byte(digest), &info)
+		return err
+	}); err != nil || stored {
 		return info, false, err
 	}
 	mod, err := m.engine.Compile(ctx, bin)

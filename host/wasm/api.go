@@ -68,6 +68,9 @@ type EngineConfig struct {
 	// CacheDir, when set, keeps compiled machine code on disk so a restart
 	// does not recompile plugins. It is created if missing.
 	CacheDir string
+	// ModuleIdleGrace is how long a compiled module that no plugin uses
+	// stays in memory (default 10s); see Engine.Compile.
+	ModuleIdleGrace time.Duration
 	// Log receives the plugins' proxy_log lines and their stdout/stderr
 	// (info/error). Nil discards them.
 	Log LogFunc

@@ -6,13 +6,16 @@ import (
 	"encoding/hex"
 	"fmt"
 	"os"
+	"runtime"
 	"sort"
 	"strings"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/tetratelabs/wazero"
 	"github.com/tetratelabs/wazero/api"
+	"github.com/tetratelabs/wazero/experimental"
 	"github.com/tetratelabs/wazero/imports/wasi_snapshot_preview1"
 
 	"github.com/wasmgate/wasmgate/abi"
@@ -61,7 +64,22 @@ type Module struct {
 	imports []string
 	exports map[string]bool
 	abi     string
+
+	// Guarded by Engine.mu: the plugins using the module, and the timer
+	// that releases it when none has for moduleIdleGrace.
+	refs int
+	idle *time.Timer
 }
+
+// defaultModuleIdleGrace is how long the engine keeps a module no plugin
+// uses compiled in memory (EngineConfig.ModuleIdleGrace). A standard-Go
+// module holds about 10 MiB of the Go heap once compiled: every plugin
+// version ever pushed, kept forever, would grow the heap without bound,
+// and a large live heap makes the collector let each request's garbage
+// land in cold memory. The grace covers a push followed by the deployment
+// that uses it; a module compiled again later comes from the on-disk
+// cache (EngineConfig.CacheDir).
+const defaultModuleIdleGrace = 10 * time.Second
 
 // Digest returns "sha256:<hex>" of the original binary.
 func (m *Module) Digest() string { return m.digest }
@@ -87,6 +105,9 @@ func Digest(wasm []byte) string {
 
 // NewEngine creates an engine. Close it to release compiled code.
 func NewEngine(ctx context.Context, cfg EngineConfig) (*Engine, error) {
+	if cfg.ModuleIdleGrace <= 0 {
+		cfg.ModuleIdleGrace = defaultModuleIdleGrace
+	}
 	e := &Engine{
 		cfg:      cfg,
 		runtimes: map[uint32]*runtimeEntry{},
@@ -150,7 +171,10 @@ func (e *Engine) runtime(ctx context.Context, pages uint32) (*runtimeEntry, erro
 
 // Compile validates, instruments and compiles a plugin binary. The result
 // is cached by digest: compiling the same bytes again is free, and with
-// EngineConfig.CacheDir a restart reuses the machine code on disk.
+// EngineConfig.CacheDir a restart reuses the machine code on disk. A
+// module no plugin uses is released from memory after
+// EngineConfig.ModuleIdleGrace; a Module value stays valid after that
+// (NewPlugin compiles it again).
 //
 // A module is rejected when it is not valid Wasm, exports no
 // proxy_abi_version_0_2_0/0_2_1 marker, exports a callback with a wrong
@@ -160,6 +184,9 @@ func (e *Engine) Compile(ctx context.Context, wasm []byte) (*Module, error) {
 	digest := Digest(wasm)
 	e.mu.Lock()
 	if m, ok := e.modules[digest]; ok {
+		if m.refs == 0 {
+			e.idleLocked(m)
+		}
 		e.mu.Unlock()
 		return m, nil
 	}
@@ -173,7 +200,7 @@ func (e *Engine) Compile(ctx context.Context, wasm []byte) (*Module, error) {
 	if err != nil {
 		return nil, err
 	}
-	cm, err := r.rt.CompileModule(ctx, code)
+	cm, err := r.rt.CompileModule(compileCtx(ctx), code)
 	if err != nil {
 		return nil, fmt.Errorf("plugin[%s]: compile: %w", short(digest), err)
 	}
@@ -192,7 +219,70 @@ func (e *Engine) Compile(ctx context.Context, wasm []byte) (*Module, error) {
 		return prev, nil
 	}
 	e.modules[digest] = m
+	e.idleLocked(m)
 	return m, nil
+}
+
+// compileCtx lets wazero compile a module's functions on every CPU: a
+// standard-Go plugin takes over a second of CPU to compile.
+func compileCtx(ctx context.Context) context.Context {
+	return experimental.WithCompilationWorkers(ctx, runtime.GOMAXPROCS(0))
+}
+
+// use records a plugin of m and returns the engine's module for m's
+// digest (m itself, re-registered if it was released meanwhile: its
+// code is compiled again on demand).
+func (e *Engine) use(m *Module) *Module {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if cur, ok := e.modules[m.digest]; ok {
+		m = cur
+	} else {
+		e.modules[m.digest] = m
+	}
+	m.refs++
+	if m.idle != nil {
+		m.idle.Stop()
+	}
+	return m
+}
+
+// unuse is use's counterpart, when a plugin closes.
+func (e *Engine) unuse(m *Module) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if m.refs--; m.refs == 0 {
+		e.idleLocked(m)
+	}
+}
+
+// idleLocked (re)starts m's release timer. e.mu is held.
+func (e *Engine) idleLocked(m *Module) {
+	if m.idle == nil {
+		m.idle = time.AfterFunc(e.cfg.ModuleIdleGrace, func() { e.release(m) })
+		return
+	}
+	m.idle.Reset(e.cfg.ModuleIdleGrace)
+}
+
+// release drops an idle module's compiled code from every runtime. It
+// holds e.mu throughout, so a plugin being created (use) either sees the
+// module gone, and compiles it again, or keeps it.
+func (e *Engine) release(m *Module) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.closed || m.refs > 0 || e.modules[m.digest] != m {
+		return
+	}
+	delete(e.modules, m.digest)
+	for _, r := range e.runtimes {
+		r.mu.Lock()
+		if cm, ok := r.compiled[m.digest]; ok {
+			delete(r.compiled, m.digest)
+			_ = cm.Close(context.Background()) // only drops wazero's reference
+		}
+		r.mu.Unlock()
+	}
 }
 
 func (m *Module) validate(cm wazero.CompiledModule) error {
@@ -308,7 +398,7 @@ func (e *Engine) compiled(ctx context.Context, m *Module, pages uint32) (*runtim
 	if cm, ok := r.compiled[m.digest]; ok {
 		return r, cm, nil
 	}
-	cm, err := r.rt.CompileModule(ctx, m.code)
+	cm, err := r.rt.CompileModule(compileCtx(ctx), m.code)
 	if err != nil {
 		return nil, nil, fmt.Errorf("plugin[%s]: compile: %w", short(m.digest), err)
 	}

@@ -279,6 +279,50 @@ func TestCompileCacheAndDigest(t *testing.T) {
 	t.Logf("compile with a warm on-disk cache: %v", time.Since(start))
 }
 
+// TestIdleModulesAreReleased: a module no plugin uses leaves memory after
+// the grace; one in use stays; a Module value kept by a caller still
+// makes plugins (compiled again).
+func TestIdleModulesAreReleased(t *testing.T) {
+	e := newEngine(t, EngineConfig{ModuleIdleGrace: 50 * time.Millisecond})
+	ctx := context.Background()
+	wasm := guest(t, "minimal")
+	compiled := func() bool {
+		e.mu.Lock()
+		defer e.mu.Unlock()
+		_, ok := e.modules[Digest(wasm)]
+		return ok
+	}
+	m, err := e.Compile(ctx, wasm)
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the unused module to be released", func() bool { return !compiled() })
+
+	p, err := e.NewPlugin(ctx, m, PluginConfig{PoolMin: 1})
+	if err != nil {
+		t.Fatalf("a released Module must still make plugins: %v", err)
+	}
+	time.Sleep(200 * time.Millisecond)
+	if !compiled() {
+		t.Fatal("a module in use was released")
+	}
+	if m2, err := e.Compile(ctx, wasm); err != nil || m2 != m {
+		t.Fatalf("compiling a module in use again should return it: %v", err)
+	}
+	s, err := p.NewStream(ctx, newFakeStream())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.OnRequestHeaders(3, true); err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	if err := p.Close(ctx); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the module to be released after its last plugin closed", func() bool { return !compiled() })
+}
+
 func TestUnimplementedImportsLink(t *testing.T) {
 	// A module importing every host function links; unbuilt ones answer
 	// UNIMPLEMENTED. Here: proxy_grpc_cancel.

@@ -122,8 +122,10 @@ func (c *PluginConfig) setDefaults() {
 func (e *Engine) NewPlugin(ctx context.Context, m *Module, cfg PluginConfig) (*Plugin, error) {
 	cfg.setDefaults()
 	pages := pagesFor(cfg.MemoryLimit)
+	m = e.use(m)
 	rt, cm, err := e.compiled(ctx, m, pages)
 	if err != nil {
+		e.unuse(m)
 		return nil, err
 	}
 	p := &Plugin{
@@ -356,6 +358,7 @@ func (p *Plugin) Close(ctx context.Context) error {
 	p.e.mu.Lock()
 	delete(p.e.plugins, p)
 	p.e.mu.Unlock()
+	p.e.unuse(p.m) // instances still running keep their machine code
 
 	for _, in := range all {
 		in.mu.Lock()
