@@ -34,7 +34,7 @@ test-long:
 ## bench: host micro-benchmarks (ns/op, allocs/op), then wasmgate vs httputil.ReverseProxy on one upstream
 bench: build
 	$(GO) test -run '^$$' -bench . -benchmem -count 1 ./host/wasm/ ./host/gateway/ ./host/deploy/ ./host/observe/ ./host/policy/... ./sdk/go/template/
-	$(GO) run ./internal/cmd/proxybench -wasmgate $(BIN) -plugins $(EMBED)
+	$(GO) run ./internal/cmd/proxybench -wasmgate $(BIN)
 
 ## conformance: the Proxy-Wasm ABI conformance suite
 conformance:

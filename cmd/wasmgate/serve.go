@@ -381,7 +381,7 @@ func pushBuiltins(ctx context.Context, m *deploy.Manager) ([]deploy.PluginFile, 
 			return nil, err
 		}
 		pf := deploy.PluginFile{Name: name, Version: builtinVersion(bin), Bin: bin}
-		if _, _, err := m.PushPlugin(ctx, pf.Name, pf.Version, pf.Bin, "serve"); err != nil {
+		if _, _, err := m.PushBuiltin(ctx, pf.Name, pf.Version, pf.Bin, "serve"); err != nil {
 			return nil, fmt.Errorf("embedded plugin %s: %w", name, err)
 		}
 		out = append(out, pf)

@@ -159,7 +159,7 @@ func (r *resolver) resolve(ctx context.Context, ref config.PluginRef) (string, e
 		if err != nil {
 			return "", errorf(ErrInvalid, "%s: %v", ref.Ref, err)
 		}
-		info, _, err := r.m.pushLocked(ctx, ref.Name, "file-"+digestOf(bin)[7:19], bin, r.author)
+		info, _, err := r.m.pushLocked(ctx, ref.Name, "file-"+digestOf(bin)[7:19], bin, r.author, true)
 		if err != nil {
 			return "", err
 		}

@@ -68,7 +68,7 @@ func (m *Manager) ApplyInput(ctx context.Context, in Input, description, author 
 		if version == "" {
 			version = "file-" + digestOf(p.Bin)[7:19]
 		}
-		info, _, err := m.pushLocked(ctx, p.Name, version, p.Bin, author)
+		info, _, err := m.pushLocked(ctx, p.Name, version, p.Bin, author, true)
 		if err != nil {
 			m.mu.Unlock()
 			return nil, fmt.Errorf("plugin %s@%s: %w", p.Name, version, err)

@@ -210,6 +210,23 @@ func TestBadDeploysChangeNothing(t *testing.T) {
 	}
 }
 
+// TestPushBuiltinCompilesOnUse: a builtin is stored without compiling
+// (its ABI and imports read from the binary), serves once deployed, and
+// one that does not even declare the Proxy-Wasm ABI is refused at once.
+func TestPushBuiltinCompilesOnUse(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	info, created, err := e.m.PushBuiltin(ctx, "template", "1.0.0", templateWasm(t), "serve")
+	if err != nil || !created || info.ABI != "0.2.1" || len(info.Imports) == 0 {
+		t.Fatalf("PushBuiltin = %+v created=%v %v", info, created, err)
+	}
+	if _, _, err := e.m.PushBuiltin(ctx, "broken", "1.0.0", []byte("\x00asm\x01\x00\x00\x00"), "serve"); !errors.Is(err, ErrInvalid) {
+		t.Fatalf("a module without the ABI marker: %v", err)
+	}
+	d := e.deploy(e.doc("template", "b"), "prod")
+	e.expect("/prod/hello", 200, "v=doc-prod demo=b", d.ID)
+}
+
 func TestPluginTagsAndPins(t *testing.T) {
 	e := newEnv(t)
 	ctx := context.Background()

@@ -27,10 +27,21 @@ var (
 func (m *Manager) PushPlugin(ctx context.Context, name, version string, bin []byte, author string) (info PluginInfo, created bool, err error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	return m.pushLocked(ctx, name, version, bin, author)
+	return m.pushLocked(ctx, name, version, bin, author, true)
 }
 
-func (m *Manager) pushLocked(ctx context.Context, name, version string, bin []byte, author string) (info PluginInfo, created bool, err error) {
+// PushBuiltin stores a plugin the gateway ships (serve's embedded
+// plugins) without compiling it: it is only compiled, like any plugin,
+// when a deployment uses it. Compiling all of them up front took over
+// ten seconds of CPU at a first start and their memory until released.
+func (m *Manager) PushBuiltin(ctx context.Context, name, version string, bin []byte, author string) (info PluginInfo, created bool, err error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.pushLocked(ctx, name, version, bin, author, false)
+}
+
+// pushLocked stores a plugin; compile validates it first (PushPlugin).
+func (m *Manager) pushLocked(ctx context.Context, name, version string, bin []byte, author string, compile bool) (info PluginInfo, created bool, err error) {
 	if !pluginNameRE.MatchString(name) {
 		return info, false, errorf(ErrInvalid, "plugin name %q: use lower-case letters, digits, '.', '_' and '-' (at most 64)", name)
 	}
@@ -58,8 +69,15 @@ func (m *Manager) pushLocked(ctx context.Context, name, version string, bin []by
 	}); err != nil || stored {
 		return info, false, err
 	}
-	mod, err := m.engine.Compile(ctx, bin)
-	if err != nil {
+	var abiVersion string
+	var imports []string
+	if compile {
+		mod, err := m.engine.Compile(ctx, bin)
+		if err != nil {
+			return info, false, errorf(ErrInvalid, "%s@%s: %v", name, version, err)
+		}
+		abiVersion, imports = mod.ABIVersion(), mod.Imports()
+	} else if abiVersion, imports, err = wasm.Inspect(bin); err != nil {
 		return info, false, errorf(ErrInvalid, "%s@%s: %v", name, version, err)
 	}
 	err = m.db.Update(func(tx *bolt.Tx) error {
@@ -77,7 +95,7 @@ func (m *Manager) pushLocked(ctx context.Context, name, version string, bin []by
 			return err
 		}
 		if !ok {
-			info = PluginInfo{Digest: digest, Name: name, Version: version, Size: len(bin), ABI: mod.ABIVersion(), Imports: mod.Imports(), Uploaded: m.now()}
+			info = PluginInfo{Digest: digest, Name: name, Version: version, Size: len(bin), ABI: abiVersion, Imports: imports, Uploaded: m.now()}
 			if err := tx.Bucket(bBlobs).Put([]byte(digest), bin); err != nil {
 				return err
 			}

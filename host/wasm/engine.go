@@ -97,6 +97,30 @@ func (m *Module) ABIVersion() string { return m.abi }
 // Exports reports whether the module exports name.
 func (m *Module) Exports(name string) bool { return m.exports[name] }
 
+// Inspect reads what a plugin binary declares without compiling it: its
+// Proxy-Wasm ABI version marker and its imported functions ("module.name",
+// sorted). It is for binaries that are trusted or compiled later anyway
+// (the gateway's embedded plugins); Compile is what validates a module.
+func Inspect(wasm []byte) (abiVersion string, imports []string, err error) {
+	imports, exports, err := interrupt.Inspect(wasm)
+	if err != nil {
+		return "", nil, fmt.Errorf("not a valid Wasm module: %w", err)
+	}
+	for _, name := range exports {
+		switch {
+		case name == abi.ExportABIVersion021:
+			abiVersion = "0.2.1"
+		case name == abi.ExportABIVersion020 && abiVersion == "":
+			abiVersion = "0.2.0"
+		}
+	}
+	if abiVersion == "" {
+		return "", nil, fmt.Errorf("%w: exports no proxy_abi_version_0_2_1 or proxy_abi_version_0_2_0 marker; is it a Proxy-Wasm plugin?", ErrPluginRejected)
+	}
+	sort.Strings(imports)
+	return abiVersion, imports, nil
+}
+
 // Digest returns the content address of a plugin binary: "sha256:<hex>".
 func Digest(wasm []byte) string {
 	sum := sha256.Sum256(wasm)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"os"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -277,6 +278,29 @@ func TestCompileCacheAndDigest(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Logf("compile with a warm on-disk cache: %v", time.Since(start))
+}
+
+// TestInspectAgreesWithCompile: Inspect reports what Compile does, without
+// compiling, and refuses what is not a Proxy-Wasm module.
+func TestInspectAgreesWithCompile(t *testing.T) {
+	e := newEngine(t, EngineConfig{})
+	for _, name := range []string{"minimal", "rawguest"} {
+		wasm := guest(t, name)
+		m, err := e.Compile(context.Background(), wasm)
+		if err != nil {
+			t.Fatal(err)
+		}
+		abiV, imports, err := Inspect(wasm)
+		if err != nil || abiV != m.ABIVersion() || !slices.Equal(imports, m.Imports()) {
+			t.Errorf("%s: Inspect = %q %v %v; Compile: %q %v", name, abiV, imports, err, m.ABIVersion(), m.Imports())
+		}
+	}
+	if _, _, err := Inspect([]byte("\x00asm\x01\x00\x00\x00")); !errors.Is(err, ErrPluginRejected) {
+		t.Errorf("an empty module: %v, want ErrPluginRejected", err)
+	}
+	if _, _, err := Inspect([]byte("nope")); err == nil {
+		t.Error("not Wasm: no error")
+	}
 }
 
 // TestIdleModulesAreReleased: a module no plugin uses leaves memory after

@@ -9,7 +9,7 @@
 // req/s, p50/p99 latency and proxy CPU per request, with ratios to the
 // baseline.
 //
-//	go run ./internal/cmd/proxybench -wasmgate bin/wasmgate -plugins cmd/wasmgate/embedded/plugins
+//	go run ./internal/cmd/proxybench -wasmgate bin/wasmgate
 //
 // The proxies run as child processes so their CPU time can be read from
 // /proc; the upstream and the load generator share this process.
@@ -51,7 +51,7 @@ func main() {
 		return
 	}
 	wasmgate := flag.String("wasmgate", "bin/wasmgate", "wasmgate binary")
-	plugins := flag.String("plugins", "cmd/wasmgate/embedded/plugins", "directory with the first-party plugin .wasm files")
+	plugins := flag.String("plugins", "", "a directory of plugin .wasm files for -pipeline (default: only the plugins embedded in wasmgate)")
 	duration := flag.Duration("duration", 8*time.Second, "measured load per target")
 	warmup := flag.Duration("warmup", 2*time.Second, "unmeasured load before each measurement")
 	conns := flag.Int("conns", 32, "concurrent keep-alive connections")
@@ -171,9 +171,13 @@ paths:
 `, name, upstream, strings.Join(pipeline, ", "))
 	path := filepath.Join(dir, name+".yaml")
 	check(os.WriteFile(path, []byte(doc), 0o644))
-	args := append([]string{"serve", "--api", path, "--listen", "127.0.0.1:" + port,
-		"--tls-listen", "", "--admin-listen", "", "--data-dir", filepath.Join(dir, name+"-data"), "--plugins", plugins}, extra...)
+	args := []string{"serve", "--api", path, "--listen", "127.0.0.1:" + port,
+		"--tls-listen", "", "--admin-listen", "", "--data-dir", filepath.Join(dir, name+"-data")}
+	if plugins != "" {
+		args = append(args, "--plugins", plugins)
+	}
 	// Later flags win: extra may move the listeners.
+	args = append(args, extra...)
 	return exec.Command(bin, args...)
 }
 

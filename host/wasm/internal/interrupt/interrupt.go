@@ -167,6 +167,20 @@ type module struct {
 	exports        uint32 // count in the export section
 	exportEntries  int    // offset of the first export entry in wasm
 	exportsFlag    bool   // some export is named ExportName
+
+	funcImports []string // "module.name" of each imported function
+	exportNames []string
+}
+
+// Inspect returns a module's imported functions ("module.name", in
+// order) and its export names, decoding only those sections: no
+// instrumentation and no validation of the code.
+func Inspect(wasm []byte) (funcImports, exports []string, err error) {
+	m, err := parse(wasm)
+	if err != nil {
+		return nil, nil, err
+	}
+	return m.funcImports, m.exportNames, nil
 }
 
 // Instrument returns a new module binary: the input plus one defined mutable i32 global (init 0),
@@ -440,10 +454,12 @@ func (m *module) decodeImports(r *reader) error {
 		return err
 	}
 	for i := uint32(0); i < n; i++ {
-		if _, err := r.name(); err != nil {
+		mod, err := r.name()
+		if err != nil {
 			return err
 		}
-		if _, err := r.name(); err != nil {
+		name, err := r.name()
+		if err != nil {
 			return err
 		}
 		kind, err := r.byte()
@@ -453,6 +469,7 @@ func (m *module) decodeImports(r *reader) error {
 		switch kind {
 		case kindFunc:
 			m.importedFuncs++
+			m.funcImports = append(m.funcImports, string(mod)+"."+string(name))
 			_, err = r.u32()
 		case kindTable:
 			if err = r.valType(); err == nil {
@@ -520,6 +537,7 @@ func (m *module) decodeExports(r *reader) error {
 		if string(name) == ExportName {
 			m.exportsFlag = true
 		}
+		m.exportNames = append(m.exportNames, string(name))
 	}
 	return nil
 }
