@@ -147,6 +147,15 @@ const (
 	// called at the end of each request (on_done and on_delete still are).
 	HookStreamDone uint32 = 1 << 6
 	HookAll        uint32 = 1<<7 - 1
+
+	// HookLazyContexts is not a callback but a promise about them: the
+	// plugin creates an HTTP context on its first callback, whatever it
+	// is, and its proxy_on_done always returns true for HTTP contexts. The
+	// host then skips proxy_on_context_create and proxy_on_done for HTTP
+	// streams, and proxy_on_delete for streams that got no callback: three
+	// guest calls per request instead of five for a plugin that handles
+	// request and response headers. The Go SDK declares it.
+	HookLazyContexts uint32 = 1 << 7
 )
 
 // HookFor returns the hook bit of an HTTP stream callback export name, or 0

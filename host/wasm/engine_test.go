@@ -3,6 +3,7 @@ package wasm
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"slices"
 	"strings"
@@ -407,7 +408,7 @@ func rssBytes(t testing.TB) uint64 {
 		t.Skip("no /proc/self/statm")
 	}
 	var size, rss uint64
-	if _, err := fmtSscan(string(b), &size, &rss); err != nil {
+	if _, err := fmt.Sscan(string(b), &size, &rss); err != nil {
 		t.Fatal(err)
 	}
 	return rss * uint64(os.Getpagesize())

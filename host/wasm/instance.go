@@ -257,7 +257,7 @@ func (p *Plugin) newInstance() (_ *instance, err error) {
 		if err := in.callTop(fn, abi.ExportHooks, st, start); err != nil {
 			return nil, err
 		}
-		p.hooks.Store(uint32(st[0]) & abi.HookAll)
+		p.hooks.Store(uint32(st[0]) & (abi.HookAll | abi.HookLazyContexts))
 	}
 	in.phase = phNone
 	in.baseMem = in.memory.Size()

@@ -20,7 +20,10 @@ type Stream struct {
 	// pendingDone is set when on_done returned false: the plugin will call
 	// proxy_done later, and on_log/on_delete follow.
 	pendingDone bool
-	stack       [3]uint64
+	// called is set once the stream got a callback (on_log included): a
+	// plugin with lazy contexts has created its context then.
+	called bool
+	stack  [3]uint64
 }
 
 // NewStream binds a new stream to an instance and creates its context
@@ -47,7 +50,7 @@ func (p *Plugin) NewStream(ctx context.Context, host StreamHost) (*Stream, error
 			in.nextID = rootContextID + 1
 		}
 		in.streams[s.id] = s
-		if fn := in.fns[cbContextCreate]; fn != nil {
+		if fn := in.fns[cbContextCreate]; fn != nil && p.hooks.Load()&abi.HookLazyContexts == 0 {
 			in.enter(s, phContextCreate)
 			s.stack[0], s.stack[1] = uint64(s.id), rootContextID
 			err = in.callTop(fn, abi.ExportOnContextCreate, s.stack[:2], p.cfg.CallTimeout)
@@ -128,6 +131,7 @@ func (s *Stream) call(cb int, ph phase, nargs int, a, b uint64) (abi.Action, err
 		return abi.ActionContinue, s.p.callError(callbackNames[cb], ErrInstanceLost, "")
 	}
 	in.enter(s, ph)
+	s.called = true
 	st := s.stack[:nargs]
 	st[0], st[1] = uint64(s.id), a
 	if nargs == 3 {
@@ -165,7 +169,8 @@ func (s *Stream) Close() error {
 	in.enter(s, phDone)
 	var err error
 	done := true
-	if fn := in.fns[cbDone]; fn != nil {
+	lazy := s.p.hooks.Load()&abi.HookLazyContexts != 0
+	if fn := in.fns[cbDone]; fn != nil && !lazy {
 		s.stack[0] = uint64(s.id)
 		err = in.callTop(fn, abi.ExportOnDone, s.stack[:1], s.p.cfg.CallTimeout)
 		done = err != nil || uint32(s.stack[0]) != 0
@@ -188,11 +193,16 @@ func (s *Stream) Close() error {
 // finishLocked delivers on_log and on_delete. in.mu is held.
 func (s *Stream) finishLocked() error {
 	in := s.in
+	hooks := s.p.hooks.Load()
 	for _, cb := range [...]int{cbLog, cbDelete} {
-		if cb == cbLog && s.p.hooks.Load()&abi.HookStreamDone == 0 {
+		if cb == cbLog && hooks&abi.HookStreamDone == 0 {
 			continue // the plugin declared it has nothing to do then
 		}
+		if cb == cbDelete && hooks&abi.HookLazyContexts != 0 && !s.called {
+			continue // the plugin never created this context
+		}
 		if fn := in.fns[cb]; fn != nil {
+			s.called = true
 			s.stack[0] = uint64(s.id)
 			if err := in.callTop(fn, callbackNames[cb], s.stack[:1], s.p.cfg.CallTimeout); err != nil {
 				return err

@@ -105,6 +105,11 @@ func (d *dispatcher) onContextCreate(id, parentID uint32) {
 		d.createRoot(id)
 		return
 	}
+	d.newHTTP(id, parentID)
+}
+
+// newHTTP creates HTTP context id under root context parentID.
+func (d *dispatcher) newHTTP(id, parentID uint32) *httpEntry {
 	r := d.root(parentID)
 	e := httpEntry{rootID: parentID}
 	if r != nil {
@@ -120,6 +125,26 @@ func (d *dispatcher) onContextCreate(id, parentID uint32) {
 		}()
 	}
 	d.https.put(id, e)
+	return d.https.get(id)
+}
+
+// http returns HTTP context id, creating it under the root context when
+// the host did not announce it: the SDK declares abi.HookLazyContexts, so
+// wasmgate calls no proxy_on_context_create for HTTP streams and the
+// first callback of a stream creates its context.
+func (d *dispatcher) http(id uint32) *httpEntry {
+	if e := d.https.get(id); e != nil {
+		return e
+	}
+	if id == 0 || d.lastRoot == 0 || id == d.lastRoot {
+		return nil
+	}
+	if len(d.roots) > 1 {
+		if _, ok := d.roots[id]; ok {
+			return nil // a root context is not an HTTP one
+		}
+	}
+	return d.newHTTP(id, d.lastRoot)
 }
 
 // rootCall runs a root callback that reports success; a missing root
@@ -167,7 +192,7 @@ func (d *dispatcher) onDone(id uint32) bool {
 
 func (d *dispatcher) onLog(id uint32) {
 	defer d.exit()
-	e := d.https.get(id)
+	e := d.http(id)
 	if e == nil || e.ctx == nil {
 		return
 	}
@@ -200,7 +225,7 @@ func (d *dispatcher) onDelete(id uint32) {
 
 // httpCall runs an HTTP callback of context id.
 func (d *dispatcher) httpCall(id uint32, where string, fn func(HTTPContext) Action) (a Action) {
-	e := d.https.get(id)
+	e := d.http(id)
 	if e != nil && e.state == httpPanicPending {
 		d.current = id
 		d.failHTTP(id)

@@ -323,3 +323,33 @@ func TestHTTPTable(t *testing.T) {
 		t.Fatal("id 0 was stored in a slot")
 	}
 }
+
+// TestHTTPContextsCreatedLazily: wasmgate announces no HTTP context
+// (abi.HookLazyContexts); the first callback of a stream creates it under
+// the root, and a root context id never becomes an HTTP one.
+func TestHTTPContextsCreatedLazily(t *testing.T) {
+	var created []uint32
+	r := &testRoot{newHTTP: func(id uint32) HTTPContext { created = append(created, id); return &testHTTP{} }}
+	d := newDispatcher(func(uint32) RootContext { return r })
+	d.onContextCreate(1, 0)
+	headers := func(c HTTPContext) Action { return c.OnHTTPRequestHeaders(1, true) }
+	if a := d.httpCall(5, "OnHTTPRequestHeaders", headers); a != ActionPause {
+		t.Fatalf("first callback of an unannounced context: %v", a)
+	}
+	if e := d.https.get(5); e == nil || e.rootID != 1 || e.ctx.(*testHTTP).calls != 1 {
+		t.Fatalf("context 5 not created under root 1: %+v", e)
+	}
+	d.httpCall(5, "OnHTTPRequestHeaders", headers)
+	d.onLog(6) // a stream whose only callback is the end
+	if !reflect.DeepEqual(created, []uint32{5, 6}) {
+		t.Fatalf("NewHTTPContext calls: %v, want [5 6]", created)
+	}
+	if a := d.httpCall(1, "OnHTTPRequestHeaders", func(HTTPContext) Action { panic("must not run") }); a != ActionContinue || d.https.get(1) != nil {
+		t.Fatal("the root context id became an HTTP context")
+	}
+	d.onDelete(5)
+	d.onDelete(6)
+	if d.https.len() != 0 || len(d.roots) != 1 {
+		t.Fatalf("after deletes: %d HTTP contexts, %d roots", d.https.len(), len(d.roots))
+	}
+}

@@ -2,6 +2,8 @@
 
 package sdk
 
+import "github.com/wasmgate/wasmgate/abi"
+
 // The callbacks the host calls (Proxy-Wasm 0.2.1 exports), as thin shims
 // over the dispatcher. Booleans and actions are returned as i32.
 
@@ -100,5 +102,9 @@ func b2u(b bool) uint32 {
 	return 0
 }
 
+// wasmgate_hooks also declares abi.HookLazyContexts: the dispatcher
+// creates HTTP contexts on their first callback (dispatcher.http) and its
+// on_done returns true for them.
+//
 //go:wasmexport wasmgate_hooks
-func wasmgateHooks() uint32 { return uint32(declaredHooks) }
+func wasmgateHooks() uint32 { return uint32(declaredHooks) | abi.HookLazyContexts }
