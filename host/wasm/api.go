@@ -69,7 +69,7 @@ type EngineConfig struct {
 	// does not recompile plugins. It is created if missing.
 	CacheDir string
 	// ModuleIdleGrace is how long a compiled module that no plugin uses
-	// stays in memory (default 10s); see Engine.Compile.
+	// stays in memory (default 10 minutes); see Engine.Compile.
 	ModuleIdleGrace time.Duration
 	// Log receives the plugins' proxy_log lines and their stdout/stderr
 	// (info/error). Nil discards them.

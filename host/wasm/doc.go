@@ -16,8 +16,10 @@
 //
 // Every guest call runs under a deadline: the host instruments each module
 // at compile time with an interrupt check at every loop header and sets the
-// flag from a timer when a call overruns, so a plugin that loops forever
-// traps instead of holding a CPU. Memory is capped per plugin. A trap, an
+// flag from a watchdog goroutine when a call overruns, so a plugin that
+// loops forever traps instead of holding a CPU. Memory is capped per
+// plugin; linear memories live in reserved address space outside the Go
+// heap (memory_unix.go). A trap, an
 // overrun deadline or a memory limit hit poisons the instance: the current
 // call fails with a *CallError, the instance is discarded and the pool
 // refills in the background. Streams that were bound to the discarded

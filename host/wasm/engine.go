@@ -77,9 +77,9 @@ type Module struct {
 // version ever pushed, kept forever, would grow the heap without bound,
 // and a large live heap makes the collector let each request's garbage
 // land in cold memory. The grace covers a push followed by the deployment
-// that uses it; a module compiled again later comes from the on-disk
-// cache (EngineConfig.CacheDir).
-const defaultModuleIdleGrace = 10 * time.Second
+// that uses it, and a rollback soon after a deployment; a module compiled
+// again later comes from the on-disk cache (EngineConfig.CacheDir).
+const defaultModuleIdleGrace = 10 * time.Minute
 
 // Digest returns "sha256:<hex>" of the original binary.
 func (m *Module) Digest() string { return m.digest }
