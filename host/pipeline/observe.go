@@ -49,15 +49,22 @@ type Observer interface {
 	PluginLog(step int, p *wasm.Plugin, level abi.LogLevel, msg string)
 }
 
+// monoBase anchors nanotime.
+var monoBase = time.Now()
+
+// nanotime is monotonic nanoseconds: one clock read, where time.Now reads
+// the wall clock too. Plugin calls are timed several times per request.
+func nanotime() int64 { return int64(time.Since(monoBase)) }
+
 // timed delivers a callback to step i, telling the Observer.
 func (x *Exchange) timed(i int, ph Phase, s *wasm.Stream, call func(*wasm.Stream) (abi.Action, error)) (abi.Action, error) {
 	if x.Observer == nil {
 		return call(s)
 	}
 	before := x.Local()
-	t0 := time.Now()
+	t0 := nanotime()
 	act, err := call(s)
-	c := Call{Step: i, Plugin: x.chain.steps[i].Plugin, Phase: ph, Duration: time.Since(t0), Verdict: VerdictContinue, Err: err}
+	c := Call{Step: i, Plugin: x.chain.steps[i].Plugin, Phase: ph, Duration: time.Duration(nanotime() - t0), Verdict: VerdictContinue, Err: err}
 	switch {
 	case err != nil:
 		c.Verdict = VerdictError

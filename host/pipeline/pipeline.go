@@ -391,9 +391,9 @@ func (x *Exchange) Close() {
 	x.CacheAbandon()
 	for i, s := range x.streams {
 		if s != nil {
-			var t0 time.Time
+			var t0 int64
 			if x.Observer != nil {
-				t0 = time.Now()
+				t0 = nanotime()
 			}
 			err := s.Close() // a failure here poisons that instance; the response is out already
 			if x.Observer != nil {
@@ -401,7 +401,7 @@ func (x *Exchange) Close() {
 				if err != nil {
 					v = VerdictError
 				}
-				x.Observer.PluginCall(Call{Step: i, Plugin: x.chain.steps[i].Plugin, Phase: PhaseDone, Duration: time.Since(t0), Verdict: v, Err: err})
+				x.Observer.PluginCall(Call{Step: i, Plugin: x.chain.steps[i].Plugin, Phase: PhaseDone, Duration: time.Duration(nanotime() - t0), Verdict: v, Err: err})
 			}
 			x.streams[i] = nil
 		}
