@@ -7,7 +7,9 @@
 // hits after the first), and the baseline; then the baseline and
 // wasmgate again over TLS, with HTTP/1.1 and with HTTP/2. It prints
 // req/s, p50/p99 latency and proxy CPU per request, with ratios to the
-// baseline.
+// baseline. The targets run in several interleaved rounds and each
+// reports its median round: on a shared machine one noisy phase would
+// otherwise decide a ratio.
 //
 //	go run ./internal/cmd/proxybench -wasmgate bin/wasmgate
 //
@@ -52,7 +54,8 @@ func main() {
 	}
 	wasmgate := flag.String("wasmgate", "bin/wasmgate", "wasmgate binary")
 	plugins := flag.String("plugins", "", "a directory of plugin .wasm files for -pipeline (default: only the plugins embedded in wasmgate)")
-	duration := flag.Duration("duration", 8*time.Second, "measured load per target")
+	duration := flag.Duration("duration", 5*time.Second, "measured load per target and round")
+	rounds := flag.Int("rounds", 3, "rounds over all targets; each target reports its median round (a shared machine has noisy phases)")
 	warmup := flag.Duration("warmup", 2*time.Second, "unmeasured load before each measurement")
 	conns := flag.Int("conns", 32, "concurrent keep-alive connections")
 	pipeline := flag.String("pipeline", strings.Join(fourPlugins, ";"), "the plugin entries (YAML flow maps) of the plugin pipeline, separated by ';'")
@@ -60,7 +63,7 @@ func main() {
 	plugins4 := strings.Split(*pipeline, ";")
 
 	up := startUpstream()
-	fmt.Printf("upstream %s, %d connections, %v per target (after %v warm-up), GOMAXPROCS of proxies = all %d cores\n\n", up, *conns, *duration, *warmup, numCPU())
+	fmt.Printf("upstream %s, %d connections, %v per target (after %v warm-up), %d rounds (median reported), GOMAXPROCS of proxies = all %d cores\n\n", up, *conns, *duration, *warmup, *rounds, numCPU())
 
 	self, _ := os.Executable()
 	dir, err := os.MkdirTemp("", "proxybench")
@@ -115,38 +118,60 @@ func main() {
 					"--listen", "127.0.0.1:"+freePort(), "--tls-listen", "127.0.0.1:"+port, "--tls-cert", certFile, "--tls-key", keyFile)
 			}, proto})
 	}
-	var results []result
-	for _, tg := range targets {
-		port := freePort()
-		cmd := tg.cmd(port)
-		cmd.Stderr = io.Discard
-		cmd.Stdout = io.Discard
-		check(cmd.Start())
-		addr := "http://127.0.0.1:" + port
-		if tg.tls != "" {
-			addr = "https://127.0.0.1:" + port
-		}
-		if err := waitReady(addr+"/bench/ping", tg.tls); err != nil {
-			cmd.Process.Kill()
-			fmt.Fprintf(os.Stderr, "%s did not start: %v\n", tg.name, err)
-			os.Exit(1)
-		}
-		load(addr+"/bench/ping", *conns, *warmup, tg.tls)
-		cpu0 := cpuTime(cmd.Process.Pid)
-		r := load(addr+"/bench/ping", *conns, *duration, tg.tls)
-		r.cpu = cpuTime(cmd.Process.Pid) - cpu0
-		r.name = tg.name
-		results = append(results, r)
-		cmd.Process.Signal(os.Interrupt)
-		done := make(chan struct{})
-		go func() { cmd.Wait(); close(done) }()
-		select {
-		case <-done:
-		case <-time.After(5 * time.Second):
-			cmd.Process.Kill()
+	// Rounds interleave the targets, so a noisy phase of the machine hits
+	// one round of each rather than all of one target.
+	runs := make([][]result, len(targets))
+	for round := 0; round < *rounds; round++ {
+		for i, tg := range targets {
+			runs[i] = append(runs[i], measure(tg.name, tg.cmd, tg.tls, *conns, *warmup, *duration))
 		}
 	}
+	var results []result
+	for i, rs := range runs {
+		sort.Slice(rs, func(a, b int) bool { return rs[a].rps() < rs[b].rps() })
+		results = append(results, rs[len(rs)/2])
+		if len(rs) > 1 {
+			var each []string
+			for _, r := range runs[i] {
+				each = append(each, fmt.Sprintf("%.0f", r.rps()))
+			}
+			fmt.Printf("%-28s rounds (req/s, sorted): %s\n", targets[i].name, strings.Join(each, " "))
+		}
+	}
+	fmt.Println()
 	report(results)
+}
+
+// measure starts a target, warms it up, and loads it for d.
+func measure(name string, start func(port string) *exec.Cmd, tlsMode string, conns int, warmup, d time.Duration) result {
+	port := freePort()
+	cmd := start(port)
+	cmd.Stderr = io.Discard
+	cmd.Stdout = io.Discard
+	check(cmd.Start())
+	addr := "http://127.0.0.1:" + port
+	if tlsMode != "" {
+		addr = "https://127.0.0.1:" + port
+	}
+	if err := waitReady(addr+"/bench/ping", tlsMode); err != nil {
+		cmd.Process.Kill()
+		fmt.Fprintf(os.Stderr, "%s did not start: %v\n", name, err)
+		os.Exit(1)
+	}
+	load(addr+"/bench/ping", conns, warmup, tlsMode)
+	cpu0 := cpuTime(cmd.Process.Pid)
+	r := load(addr+"/bench/ping", conns, d, tlsMode)
+	r.cpu = cpuTime(cmd.Process.Pid) - cpu0
+	r.name = name
+	cmd.Process.Signal(os.Interrupt)
+	done := make(chan struct{})
+	go func() { cmd.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(5 * time.Second):
+		cmd.Process.Kill()
+	}
+	return r
 }
 
 // fourPlugins is the measured pipeline: four pools of the SDK template

@@ -161,6 +161,8 @@ type module struct {
 	mem64           bool   // memory 0 has 64-bit addresses
 
 	global, export, code int // index in sections, or -1
+	data                 int // index in sections, or -1
+	dataCount            bool
 
 	definedGlobals uint32 // count in the global section
 	globalEntries  int    // offset of the first global entry in wasm
@@ -238,10 +240,22 @@ func Instrument(wasm []byte) ([]byte, error) {
 		}
 	}
 
+	// Without a data count section no instruction names a data segment,
+	// so they can be merged (see mergeData).
+	var data []byte
+	if m.data >= 0 && !m.dataCount && !m.mem64 {
+		d := m.sections[m.data]
+		data = mergeData(wasm[d.payload:d.end])
+	}
+
 	size := len(wasm) + 64 // the new sections are small
 	if code != nil {
 		c := m.sections[m.code]
 		size += len(code) - (c.end - c.payload)
+	}
+	if data != nil {
+		d := m.sections[m.data]
+		size += len(data) - (d.end - d.payload)
 	}
 	out := make([]byte, 0, size)
 	out = append(out, wasm[:8]...)
@@ -262,6 +276,8 @@ func Instrument(wasm []byte) ([]byte, error) {
 			out = appendSection(out, secExport, m.exportPayload(wasm[m.exportEntries:s.end], flag))
 		case i == m.code && code != nil:
 			out = appendSection(out, secCode, code)
+		case i == m.data && data != nil:
+			out = appendSection(out, secData, data)
 		default:
 			out = append(out, wasm[s.start:s.end]...)
 		}
@@ -346,7 +362,7 @@ func parse(wasm []byte) (*module, error) {
 	if !bytes.Equal(wasm[4:8], []byte{1, 0, 0, 0}) {
 		return nil, fmt.Errorf("interrupt: unsupported binary version % x (want 01 00 00 00): %w", wasm[4:8], ErrMalformed)
 	}
-	m := &module{wasm: wasm, global: -1, export: -1, code: -1}
+	m := &module{wasm: wasm, global: -1, export: -1, code: -1, data: -1}
 	r := &reader{buf: wasm, pos: 8}
 	last := 0 // order of the last non-custom section
 	for !r.eof() {
@@ -438,6 +454,12 @@ func (m *module) decodeSection(i int, s section) error {
 	case secCode:
 		m.code = i
 		return nil // decoded by instrumentCode
+	case secData:
+		m.data = i
+		return nil // rewritten by mergeData
+	case secDataCount:
+		m.dataCount = true
+		return nil
 	default:
 		return nil // copied unchanged
 	}

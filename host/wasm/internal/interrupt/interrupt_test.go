@@ -142,7 +142,7 @@ func checkInstrumented(tb testing.TB, in, out []byte) (loops int) {
 	}
 	kept := func(m *module) (secs [][]byte) {
 		for _, s := range m.sections {
-			if s.id != secGlobal && s.id != secExport && s.id != secCode {
+			if s.id != secGlobal && s.id != secExport && s.id != secCode && s.id != secData {
 				secs = append(secs, m.wasm[s.start:s.end])
 			}
 		}
@@ -159,6 +159,17 @@ func checkInstrumented(tb testing.TB, in, out []byte) (loops int) {
 	}
 	if mi.importedGlobals != mo.importedGlobals || mi.importedFuncs != mo.importedFuncs {
 		tb.Fatalf("imports changed")
+	}
+	// Data segments may be merged, but must write the same bytes.
+	if (mi.data >= 0) != (mo.data >= 0) {
+		tb.Fatalf("data section added or removed")
+	}
+	if mi.data >= 0 {
+		di := dataImage(tb, in[mi.sections[mi.data].payload:mi.sections[mi.data].end])
+		do := dataImage(tb, out[mo.sections[mo.data].payload:mo.sections[mo.data].end])
+		if !bytes.Equal(di, do) {
+			tb.Fatalf("data segments write other bytes (%d vs %d bytes of memory)", len(di), len(do))
+		}
 	}
 	flag := mi.importedGlobals + mi.definedGlobals
 	memory := mi.memories > 0
@@ -607,4 +618,42 @@ func FuzzInstrument(f *testing.F) {
 		}
 		checkInstrumented(t, wasm, out)
 	})
+}
+
+// dataImage applies the active data segments of a data section payload (as
+// mergeData reads them) to zeroed memory and returns it, trailing zeros
+// trimmed; passive segments are skipped.
+func dataImage(tb testing.TB, payload []byte) []byte {
+	tb.Helper()
+	r := &reader{buf: payload}
+	n, err := r.u32()
+	if err != nil {
+		tb.Fatal(err)
+	}
+	var mem []byte
+	for i := uint32(0); i < n; i++ {
+		flags, _ := r.u32()
+		if flags == 2 {
+			r.u32()
+		}
+		var off int64
+		if flags != 1 {
+			r.byte() // i32.const
+			off, _ = r.signed(32)
+			r.byte() // end
+		}
+		size, _ := r.u32()
+		init, err := r.bytes(int(size))
+		if err != nil {
+			tb.Fatalf("segment %d: %v", i, err)
+		}
+		if flags == 1 {
+			continue
+		}
+		if end := int(uint32(off)) + len(init); end > len(mem) {
+			mem = append(mem, make([]byte, end-len(mem))...)
+		}
+		copy(mem[uint32(off):], init)
+	}
+	return bytes.TrimRight(mem, "\x00")
 }
