@@ -52,6 +52,10 @@ type metricRegistry struct {
 	mu    sync.RWMutex
 	byKey map[string]uint32
 	list  []*metric // id = index + 1
+	// snap is list as of the last define, read without the lock: every
+	// increment looks a metric up, from every core, and a read lock's
+	// shared counter made that a cache miss.
+	snap atomic.Pointer[[]*metric]
 }
 
 func (r *metricRegistry) init() { r.byKey = map[string]uint32{} }
@@ -67,18 +71,19 @@ func (r *metricRegistry) define(plugin string, t abi.MetricType, name string) ui
 		return id
 	}
 	r.list = append(r.list, &metric{plugin: plugin, name: name, typ: t})
+	l := r.list
+	r.snap.Store(&l)
 	id := uint32(len(r.list))
 	r.byKey[key] = id
 	return id
 }
 
 func (r *metricRegistry) get(id uint32) *metric {
-	r.mu.RLock()
-	defer r.mu.RUnlock()
-	if id == 0 || int(id) > len(r.list) {
+	l := r.snap.Load()
+	if l == nil || id == 0 || int(id) > len(*l) {
 		return nil
 	}
-	return r.list[id-1]
+	return (*l)[id-1]
 }
 
 // Metrics returns a snapshot of every metric plugins defined, sorted by

@@ -36,7 +36,7 @@ func hostSetEffectiveContext(ctx context.Context, _ api.Module, stack []uint64) 
 		status(stack, abi.StatusOK)
 		return
 	}
-	s, ok := in.streams[id]
+	s, ok := in.streams.get(id)
 	if !ok || (s.closed && !s.pendingDone) {
 		status(stack, abi.StatusBadArgument)
 		return
@@ -61,7 +61,7 @@ func hostDone(ctx context.Context, _ api.Module, stack []uint64) {
 		in.enter(s, phDone)
 		_ = s.finishLocked() // a failure poisons the instance; nothing else to do
 		in.phase, in.effective, in.cur = ph, eff, cur
-		delete(in.streams, s.id)
+		in.streams.delete(s.id)
 		s.p.unbound(in)
 	})
 	status(stack, abi.StatusOK)

@@ -108,7 +108,7 @@ type instance struct {
 	retired    bool
 	closedMod  bool
 	nextID     uint32
-	streams    map[uint32]*Stream
+	streams    streamTable
 	calls      uint64
 	baseMem    uint32
 	phase      phase   // phase of the running top-level callback
@@ -144,7 +144,6 @@ func (p *Plugin) newInstance() (_ *instance, err error) {
 	in := &instance{
 		p:         p,
 		nextID:    rootContextID + 1,
-		streams:   map[uint32]*Stream{},
 		httpCalls: map[uint32]uint32{},
 		nextToken: 1,
 	}
@@ -398,11 +397,11 @@ func (in *instance) poison(err *CallError) {
 	in.dead = true
 	in.stopTicks()
 	var others []*Stream
-	for _, s := range in.streams {
+	in.streams.each(func(s *Stream) {
 		if s != in.cur {
 			others = append(others, s)
 		}
-	}
+	})
 	in.closeModule()
 	in.p.discard(in)
 	if len(others) > 0 {

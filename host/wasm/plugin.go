@@ -183,13 +183,17 @@ func (p *Plugin) acquire(ctx context.Context) (*instance, error) {
 			p.mu.Unlock()
 			return nil, p.callError("acquire", ErrClosed, "")
 		}
+		// The less loaded of two instances, taken in turn (the "power of
+		// two choices"): close to the least loaded of all, and reading two
+		// instances' counters, which other cores keep writing, instead of
+		// every one's.
 		var best *instance
 		bestScore := int(^uint(0) >> 1)
 		if n := len(p.live); n > 0 {
 			start := int(p.rr % uint32(n))
 			p.rr++
-			for i := 0; i < n; i++ {
-				in := p.live[(start+i)%n]
+			for i, step := 0, max(n/2, 1); i < min(n, 2); i++ {
+				in := p.live[(start+i*step)%n]
 				score := 2 * int(in.bound.Load())
 				if in.callSeq.Load()&1 == 1 {
 					score++

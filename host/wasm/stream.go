@@ -49,7 +49,7 @@ func (p *Plugin) NewStream(ctx context.Context, host StreamHost) (*Stream, error
 		if in.nextID == 0 {
 			in.nextID = rootContextID + 1
 		}
-		in.streams[s.id] = s
+		in.streams.put(s)
 		if fn := in.fns[cbContextCreate]; fn != nil && p.hooks.Load()&abi.HookLazyContexts == 0 {
 			in.enter(s, phContextCreate)
 			s.stack[0], s.stack[1] = uint64(s.id), rootContextID
@@ -57,7 +57,7 @@ func (p *Plugin) NewStream(ctx context.Context, host StreamHost) (*Stream, error
 			in.leave()
 		}
 		if err != nil {
-			delete(in.streams, s.id)
+			in.streams.delete(s.id)
 			in.bound.Add(-1)
 			in.mu.Unlock()
 			return nil, err
@@ -161,7 +161,7 @@ func (s *Stream) Close() error {
 	in.mu.Lock()
 	defer in.mu.Unlock()
 	if in.dead {
-		delete(in.streams, s.id)
+		in.streams.delete(s.id)
 		s.p.unbound(in)
 		return nil
 	}
@@ -185,7 +185,7 @@ func (s *Stream) Close() error {
 		err = s.finishLocked()
 	}
 	in.leave()
-	delete(in.streams, s.id)
+	in.streams.delete(s.id)
 	s.p.unbound(in)
 	return err
 }
