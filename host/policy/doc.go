@@ -67,8 +67,9 @@
 // # Redis
 //
 // Keys are prefix+"rl:"+key for buckets (the TAT as decimal Unix seconds with
-// nanosecond fraction, with PEXPIRE set to the time until the bucket is full,
-// so that full buckets vanish) and prefix+"q:"+period+":"+periodStart+":"+key
+// nanosecond fraction, expiring a second after the bucket is full again, so
+// that full buckets vanish but a gateway clock a little behind Redis's still
+// finds the bucket) and prefix+"q:"+period+":"+periodStart+":"+key
 // for quota counters (periodStart as 2006-01-02; INCRBY guarded by the limit
 // in the script, expiring an hour after the period end so that a clock a little
 // behind still finds the counter).

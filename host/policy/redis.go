@@ -52,8 +52,12 @@ if cost <= burst then
       local ns = total - sec * 1e9
       if ns < 0 then ns = ns + 1e9; sec = sec - 1 end
       if ns >= 1e9 then ns = ns - 1e9; sec = sec + 1 end
+      -- Kept a second past the time the bucket is full again: expiry runs
+      -- on Redis's clock, the TAT on the gateways', and a key gone early
+      -- would refill the bucket early by their skew (a TAT in the past
+      -- already reads as a full bucket).
       redis.call('SET', KEYS[1], string.format('%d.%09d', now_s + sec, ns),
-        'PX', math.ceil(d / 1e6))
+        'PX', math.ceil(d / 1e6) + 1000)
     end
   else
     retry = nd - tol
