@@ -334,14 +334,7 @@ func TestIdleModulesAreReleased(t *testing.T) {
 	if m2, err := e.Compile(ctx, wasm); err != nil || m2 != m {
 		t.Fatalf("compiling a module in use again should return it: %v", err)
 	}
-	s, err := p.NewStream(ctx, newFakeStream())
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := s.OnRequestHeaders(3, true); err != nil {
-		t.Fatal(err)
-	}
-	s.Close()
+	oneRequest(t, p)
 	if err := p.Close(ctx); err != nil {
 		t.Fatal(err)
 	}
@@ -449,14 +442,7 @@ func TestPoolGrowsWhenCallsWait(t *testing.T) {
 	}
 	// Fast calls from one goroutine never wait: no further growth.
 	for i := 0; i < 200; i++ {
-		s, err := p.NewStream(ctx, newFakeStream())
-		if err != nil {
-			t.Fatal(err)
-		}
-		if _, err := s.OnRequestHeaders(3, true); err != nil {
-			t.Fatal(err)
-		}
-		s.Close()
+		oneRequest(t, p)
 	}
 	if st := p.Stats(); st.Live != 2 || st.Pending != 0 {
 		t.Fatalf("sequential fast calls grew the pool: %+v", st)

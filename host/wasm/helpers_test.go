@@ -147,6 +147,19 @@ func newPluginE(e *Engine, wasm []byte, cfg PluginConfig) (*Plugin, error) {
 	return e.NewPlugin(ctx, m, cfg)
 }
 
+// oneRequest runs request headers through a new stream of p and closes it.
+func oneRequest(t testing.TB, p *Plugin) {
+	t.Helper()
+	s, err := p.NewStream(context.Background(), newFakeStream())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.OnRequestHeaders(3, true); err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+}
+
 // waitFor polls cond until it holds or the test times out.
 func waitFor(t testing.TB, what string, cond func() bool) {
 	t.Helper()
