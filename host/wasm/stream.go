@@ -27,7 +27,9 @@ type Stream struct {
 }
 
 // NewStream binds a new stream to an instance and creates its context
-// (proxy_on_context_create). Close must be called when the request ends.
+// (proxy_on_context_create; a plugin declaring abi.HookLazyContexts
+// creates it at its first callback instead). Close must be called when the
+// request ends.
 func (p *Plugin) NewStream(ctx context.Context, host StreamHost) (*Stream, error) {
 	for attempt := 0; ; attempt++ {
 		in, err := p.acquire(ctx)
@@ -151,7 +153,9 @@ func (s *Stream) call(cb int, ph phase, nargs int, a, b uint64) (abi.Action, err
 
 // Close ends the stream: proxy_on_done, then proxy_on_log and
 // proxy_on_delete (at once, or after the plugin calls proxy_done when
-// on_done returned false). It releases the stream's hold on its instance.
+// on_done returned false; with abi.HookLazyContexts, no on_done, and no
+// on_delete for a stream the plugin never saw). It releases the stream's
+// hold on its instance.
 func (s *Stream) Close() error {
 	if s.closed {
 		return nil
