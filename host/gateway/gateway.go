@@ -582,14 +582,7 @@ func (g *Gateway) serveDirect(ctx context.Context, w http.ResponseWriter, rc *re
 		return
 	}
 	defer resp.Body.Close()
-	h := w.Header()
-	for k, vs := range resp.Header {
-		h[k] = vs
-	}
-	removeHopHeaders(h)
-	h.Set("X-Request-Id", rc.id)
-	w.WriteHeader(resp.StatusCode)
-	copyBody(w, resp)
+	passResponse(w, rc, resp)
 }
 
 var bufPool = sync.Pool{New: func() any { b := make([]byte, 32<<10); return &b }}

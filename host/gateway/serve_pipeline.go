@@ -15,22 +15,14 @@ import (
 // servePipeline runs the operation's plugins around its integration.
 func (g *Gateway) servePipeline(ctx context.Context, w http.ResponseWriter, rc *reqCtx, op *operation) {
 	r := rc.r
-	x, err := rc.startChain(ctx, op)
-	if err != nil {
-		g.fail(w, rc, err)
+	x, ok := g.startExchange(ctx, w, rc, op)
+	if !ok {
 		return
 	}
 	defer x.Close()
-	if g.opts.Policies != nil {
-		x.Policies = g.opts.Policies
-	}
 	if g.opts.Caches != nil {
 		x.Caches = rc
 		x.CacheMaxBody = g.opts.Caches.MaxEntryBytes
-	}
-	x.APIKeys = g.opts.APIKeys
-	for _, e := range x.Skipped {
-		g.failure(rc, "fail_open: "+e.Error())
 	}
 
 	hasBody := r.Body != nil && r.Body != http.NoBody && r.ContentLength != 0
@@ -162,6 +154,38 @@ func (c *captureWriter) Write(p []byte) (int, error) {
 
 // Unwrap lets http.ResponseController reach the real writer (Flush).
 func (c *captureWriter) Unwrap() http.ResponseWriter { return c.ResponseWriter }
+
+// startExchange starts the operation's plugins with the gateway's policy
+// stores and API keys, and records the plugins fail_open skipped. When it
+// reports false it has answered the request.
+func (g *Gateway) startExchange(ctx context.Context, w http.ResponseWriter, rc *reqCtx, op *operation) (*pipeline.Exchange, bool) {
+	x, err := rc.startChain(ctx, op)
+	if err != nil {
+		g.fail(w, rc, err)
+		return nil, false
+	}
+	if g.opts.Policies != nil {
+		x.Policies = g.opts.Policies
+	}
+	x.APIKeys = g.opts.APIKeys
+	for _, e := range x.Skipped {
+		g.failure(rc, "fail_open: "+e.Error())
+	}
+	return x, true
+}
+
+// passResponse writes an upstream response as it came, less its hop-by-hop
+// headers, with the request id.
+func passResponse(w http.ResponseWriter, rc *reqCtx, resp *http.Response) {
+	h := w.Header()
+	for k, vs := range resp.Header {
+		h[k] = vs
+	}
+	removeHopHeaders(h)
+	h.Set("X-Request-Id", rc.id)
+	w.WriteHeader(resp.StatusCode)
+	copyBody(w, resp)
+}
 
 // writeLocal writes a plugin's local response, after the plugins before it
 // have seen its headers.

@@ -45,16 +45,11 @@ func (g *Gateway) serveUpgrade(w http.ResponseWriter, rc *reqCtx, op *operation)
 	handshake := time.AfterFunc(op.integ.timeout(), cancel)
 
 	if op.chain != nil {
-		x, err := rc.startChain(ctx, op)
-		if err != nil {
-			g.fail(w, rc, err)
+		x, ok := g.startExchange(ctx, w, rc, op)
+		if !ok {
 			return
 		}
 		defer x.Close()
-		if g.opts.Policies != nil {
-			x.Policies = g.opts.Policies
-		}
-		x.APIKeys = g.opts.APIKeys
 		if err := x.RequestHeaders(true); err != nil {
 			g.fail(w, rc, err)
 			return
@@ -89,15 +84,7 @@ func (g *Gateway) tunnel(w http.ResponseWriter, rc *reqCtx, op *operation, out *
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusSwitchingProtocols {
-		// The upstream refused the upgrade: pass its answer on.
-		h := w.Header()
-		for k, vs := range resp.Header {
-			h[k] = vs
-		}
-		removeHopHeaders(h)
-		h.Set("X-Request-Id", rc.id)
-		w.WriteHeader(resp.StatusCode)
-		copyBody(w, resp)
+		passResponse(w, rc, resp) // the upstream refused the upgrade
 		return
 	}
 	back, ok := resp.Body.(io.ReadWriteCloser)
