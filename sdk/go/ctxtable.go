@@ -31,21 +31,26 @@ func (t *httpTable) get(id uint32) *httpEntry {
 	return nil
 }
 
-// put adds or replaces the entry of id.
-func (t *httpTable) put(id uint32, e httpEntry) {
+// put adds or replaces the entry of id and returns where it is stored.
+func (t *httpTable) put(id uint32, e httpEntry) *httpEntry {
 	if p := t.get(id); p != nil {
 		*p = e
-		return
+		return p
 	}
 	t.n++
 	if s := &t.slots[id&(httpSlots-1)]; s.id == 0 && id != 0 {
 		s.id, s.e = id, e
-		return
+		return &s.e
 	}
 	if t.spill == nil {
 		t.spill = map[uint32]*httpEntry{}
 	}
-	t.spill[id] = &e
+	// Only a spilled entry is allocated (e is a copy: taking its address
+	// would move every put's argument to the heap).
+	p := new(httpEntry)
+	*p = e
+	t.spill[id] = p
+	return p
 }
 
 // delete removes the entry of id, reporting whether there was one.

@@ -19,6 +19,7 @@ const (
 	httpOK           httpState = iota
 	httpPanicPending           // NewHTTPContext panicked: answer 500 at the first callback
 	httpFailed                 // a callback panicked: user code is no longer called
+	httpUncreated              // announced by its first callback: NewHTTPContext runs in it
 )
 
 type httpEntry struct {
@@ -108,7 +109,8 @@ func (d *dispatcher) onContextCreate(id, parentID uint32) {
 	d.newHTTP(id, parentID)
 }
 
-// newHTTP creates HTTP context id under root context parentID.
+// newHTTP creates HTTP context id under root context parentID, for a host
+// that announced it with proxy_on_context_create.
 func (d *dispatcher) newHTTP(id, parentID uint32) *httpEntry {
 	r := d.root(parentID)
 	e := httpEntry{rootID: parentID}
@@ -124,27 +126,37 @@ func (d *dispatcher) newHTTP(id, parentID uint32) *httpEntry {
 			e.ctx = r.NewHTTPContext(id)
 		}()
 	}
-	d.https.put(id, e)
-	return d.https.get(id)
+	return d.https.put(id, e)
 }
 
-// http returns HTTP context id, creating it under the root context when
-// the host did not announce it: the SDK declares abi.HookLazyContexts, so
-// wasmgate calls no proxy_on_context_create for HTTP streams and the
-// first callback of a stream creates its context.
+// lazyParent returns the root context of a stream the host did not
+// announce. The SDK declares abi.HookLazyContexts, so wasmgate calls no
+// proxy_on_context_create for HTTP streams: the first callback of a
+// stream creates its context, under the VM's (last created) root context.
+// ok is false for an id that is not an HTTP stream's.
+func (d *dispatcher) lazyParent(id uint32) (parentID uint32, ok bool) {
+	if id == 0 || d.lastRoot == 0 || id == d.lastRoot {
+		return 0, false
+	}
+	if len(d.roots) > 1 {
+		if _, ok := d.roots[id]; ok {
+			return 0, false // a root context is not an HTTP one
+		}
+	}
+	return d.lastRoot, true
+}
+
+// http returns HTTP context id, creating it when the host did not
+// announce it (see lazyParent); nil when id is not an HTTP context.
 func (d *dispatcher) http(id uint32) *httpEntry {
 	if e := d.https.get(id); e != nil {
 		return e
 	}
-	if id == 0 || d.lastRoot == 0 || id == d.lastRoot {
+	parentID, ok := d.lazyParent(id)
+	if !ok {
 		return nil
 	}
-	if len(d.roots) > 1 {
-		if _, ok := d.roots[id]; ok {
-			return nil // a root context is not an HTTP one
-		}
-	}
-	return d.newHTTP(id, d.lastRoot)
+	return d.newHTTP(id, parentID)
 }
 
 // rootCall runs a root callback that reports success; a missing root
@@ -206,48 +218,139 @@ func (d *dispatcher) onLog(id uint32) {
 }
 
 func (d *dispatcher) onDelete(id uint32) {
-	defer d.exit()
 	if d.https.delete(id) {
 		if len(d.callouts) > 0 {
-			for token, c := range d.callouts {
-				if c.contextID == id {
-					delete(d.callouts, token)
-				}
-			}
+			d.dropCallouts(id)
 		}
+		d.exit()
 		return
 	}
 	if id == d.lastRootID {
 		d.lastRootID, d.lastRootCtx = 0, nil
 	}
 	delete(d.roots, id)
+	d.exit()
 }
 
-// httpCall runs an HTTP callback of context id.
-func (d *dispatcher) httpCall(id uint32, where string, fn func(HTTPContext) Action) (a Action) {
-	e := d.http(id)
-	if e != nil && e.state == httpPanicPending {
-		d.current = id
-		d.failHTTP(id)
-		d.exit()
-		return ActionPause
+// dropCallouts forgets the HTTP callouts of deleted context id.
+func (d *dispatcher) dropCallouts(id uint32) {
+	for token, c := range d.callouts {
+		if c.contextID == id {
+			delete(d.callouts, token)
+		}
 	}
-	if e == nil || e.ctx == nil || e.state == httpFailed {
-		d.exit()
-		return ActionContinue
+}
+
+// httpCallback names the HTTPContext method an HTTP export runs.
+type httpCallback uint8
+
+const (
+	cbRequestHeaders httpCallback = iota
+	cbRequestBody
+	cbRequestTrailers
+	cbResponseHeaders
+	cbResponseBody
+	cbResponseTrailers
+)
+
+var httpCallbackNames = [...]string{
+	cbRequestHeaders:   "OnHTTPRequestHeaders",
+	cbRequestBody:      "OnHTTPRequestBody",
+	cbRequestTrailers:  "OnHTTPRequestTrailers",
+	cbResponseHeaders:  "OnHTTPResponseHeaders",
+	cbResponseBody:     "OnHTTPResponseBody",
+	cbResponseTrailers: "OnHTTPResponseTrailers",
+}
+
+// actionUnset marks a callback that has not returned (it panicked): only
+// then does httpReturn call recover.
+const actionUnset = ^Action(0)
+
+// httpCall runs HTTP callback cb of context id with its two arguments (a
+// size and end of stream). This is the path of every request through a
+// plugin, and in a Wasm guest every call, closure and defer costs, mostly
+// in cache misses: so no closures, one deferred call that recovers only
+// after a panic, and the context of a stream's first callback created
+// here under that same defer (lazy contexts, see lazyParent).
+func (d *dispatcher) httpCall(id uint32, cb httpCallback, size int, eos bool) (a Action) {
+	e := d.https.get(id)
+	if e == nil || e.state != httpOK {
+		var run bool
+		if e, a, run = d.httpPrepare(id, e); !run {
+			d.exit()
+			return a
+		}
 	}
 	d.current = id
-	// One deferred call, not two: defers are costly in a Wasm guest, and
-	// this is every HTTP callback.
-	defer func() {
+	a = actionUnset
+	defer d.httpReturn(e, id, cb, &a)
+	if e.state == httpUncreated {
+		if r := d.root(e.rootID); r != nil {
+			e.ctx = r.NewHTTPContext(id)
+		}
+		e.state = httpOK
+	}
+	c := e.ctx
+	if c == nil {
+		a = ActionContinue
+		return a
+	}
+	switch cb {
+	case cbRequestHeaders:
+		a = c.OnHTTPRequestHeaders(size, eos)
+	case cbRequestBody:
+		a = c.OnHTTPRequestBody(size, eos)
+	case cbRequestTrailers:
+		a = c.OnHTTPRequestTrailers(size)
+	case cbResponseHeaders:
+		a = c.OnHTTPResponseHeaders(size, eos)
+	case cbResponseBody:
+		a = c.OnHTTPResponseBody(size, eos)
+	case cbResponseTrailers:
+		a = c.OnHTTPResponseTrailers(size)
+	default:
+		a = ActionContinue
+	}
+	return a
+}
+
+// httpPrepare handles an HTTP callback whose context is new or not in
+// order. run reports whether the callback goes on with e; when it does
+// not, a is the callback's answer.
+func (d *dispatcher) httpPrepare(id uint32, e *httpEntry) (_ *httpEntry, a Action, run bool) {
+	if e == nil {
+		parentID, ok := d.lazyParent(id)
+		if !ok {
+			return nil, ActionContinue, false
+		}
+		return d.https.put(id, httpEntry{rootID: parentID, state: httpUncreated}), 0, true
+	}
+	switch e.state {
+	case httpPanicPending:
+		d.current = id
+		d.failHTTP(id)
+		return e, ActionPause, false
+	case httpFailed:
+		return e, ActionContinue, false
+	}
+	return e, 0, true
+}
+
+// httpReturn ends an HTTP callback (deferred by httpCall): after a panic
+// in the plugin's code it logs it and answers the request with a 500.
+func (d *dispatcher) httpReturn(e *httpEntry, id uint32, cb httpCallback, a *Action) {
+	if *a == actionUnset {
 		if p := recover(); p != nil {
+			where := httpCallbackNames[cb]
+			if e.state == httpUncreated {
+				where = "NewHTTPContext"
+			}
 			logPanic(where, p)
 			d.failHTTP(id)
-			a = ActionPause
+			*a = ActionPause
 		}
-		d.exit()
-	}()
-	return fn(e.ctx)
+	}
+	d.exit()
 }
 
 // failHTTP stops calling a context's code and answers its request with a

@@ -4,6 +4,7 @@ package sdk
 
 import (
 	"errors"
+	"fmt"
 	"reflect"
 	"strings"
 	"testing"
@@ -124,17 +125,16 @@ func TestHTTPDispatchAndPanic(t *testing.T) {
 	d.onContextCreate(1, 0)
 	d.onContextCreate(2, 1)
 	d.onContextCreate(3, 1)
-	headers := func(c HTTPContext) Action { return c.OnHTTPRequestHeaders(1, true) }
-	if a := d.httpCall(2, "OnHTTPRequestHeaders", headers); a != ActionPause || ok.calls != 1 {
+	if a := d.httpCall(2, cbRequestHeaders, 1, true); a != ActionPause || ok.calls != 1 {
 		t.Fatalf("healthy context: %v, %d calls", a, ok.calls)
 	}
-	if a := d.httpCall(3, "OnHTTPRequestHeaders", headers); a != ActionPause {
+	if a := d.httpCall(3, cbRequestHeaders, 1, true); a != ActionPause {
 		t.Fatalf("a panicking callback must pause (after answering 500), got %v", a)
 	}
 	if d.https.get(3).state != httpFailed {
 		t.Fatal("context not marked failed")
 	}
-	if a := d.httpCall(3, "OnHTTPRequestHeaders", headers); a != ActionContinue || bad.calls != 1 {
+	if a := d.httpCall(3, cbRequestHeaders, 1, true); a != ActionContinue || bad.calls != 1 {
 		t.Fatalf("a failed context's code must not run again: %v, %d calls", a, bad.calls)
 	}
 	d.onLog(3)
@@ -162,7 +162,7 @@ func TestNewHTTPContextPanicAnswersAtFirstCallback(t *testing.T) {
 	if d.https.get(2).state != httpPanicPending {
 		t.Fatal("panic in NewHTTPContext not recorded")
 	}
-	if a := d.httpCall(2, "OnHTTPRequestHeaders", func(HTTPContext) Action { return ActionContinue }); a != ActionPause {
+	if a := d.httpCall(2, cbRequestHeaders, 1, true); a != ActionPause {
 		t.Fatalf("got %v, want PAUSE with a 500", a)
 	}
 }
@@ -170,10 +170,10 @@ func TestNewHTTPContextPanicAnswersAtFirstCallback(t *testing.T) {
 func TestNilHTTPContextContinues(t *testing.T) {
 	d := newDispatcher(func(uint32) RootContext { return &testRoot{} })
 	d.onContextCreate(2, 1)
-	if a := d.httpCall(2, "x", func(HTTPContext) Action { panic("must not run") }); a != ActionContinue {
+	if a := d.httpCall(2, cbResponseHeaders, 1, true); a != ActionContinue {
 		t.Fatal(a)
 	}
-	if a := d.httpCall(99, "x", func(HTTPContext) Action { panic("must not run") }); a != ActionContinue {
+	if a := d.httpCall(99, cbResponseHeaders, 1, true); a != ActionContinue {
 		t.Fatal("unknown context")
 	}
 }
@@ -332,24 +332,98 @@ func TestHTTPContextsCreatedLazily(t *testing.T) {
 	r := &testRoot{newHTTP: func(id uint32) HTTPContext { created = append(created, id); return &testHTTP{} }}
 	d := newDispatcher(func(uint32) RootContext { return r })
 	d.onContextCreate(1, 0)
-	headers := func(c HTTPContext) Action { return c.OnHTTPRequestHeaders(1, true) }
-	if a := d.httpCall(5, "OnHTTPRequestHeaders", headers); a != ActionPause {
+	if a := d.httpCall(5, cbRequestHeaders, 1, true); a != ActionPause {
 		t.Fatalf("first callback of an unannounced context: %v", a)
 	}
 	if e := d.https.get(5); e == nil || e.rootID != 1 || e.ctx.(*testHTTP).calls != 1 {
 		t.Fatalf("context 5 not created under root 1: %+v", e)
 	}
-	d.httpCall(5, "OnHTTPRequestHeaders", headers)
+	d.httpCall(5, cbRequestHeaders, 1, true)
 	d.onLog(6) // a stream whose only callback is the end
 	if !reflect.DeepEqual(created, []uint32{5, 6}) {
 		t.Fatalf("NewHTTPContext calls: %v, want [5 6]", created)
 	}
-	if a := d.httpCall(1, "OnHTTPRequestHeaders", func(HTTPContext) Action { panic("must not run") }); a != ActionContinue || d.https.get(1) != nil {
+	if a := d.httpCall(1, cbRequestHeaders, 1, true); a != ActionContinue || d.https.get(1) != nil {
 		t.Fatal("the root context id became an HTTP context")
 	}
 	d.onDelete(5)
 	d.onDelete(6)
 	if d.https.len() != 0 || len(d.roots) != 1 {
 		t.Fatalf("after deletes: %d HTTP contexts, %d roots", d.https.len(), len(d.roots))
+	}
+}
+
+// TestLazyNewHTTPContextPanic: with lazy contexts NewHTTPContext runs in
+// the stream's first callback; a panic there answers that callback (a 500,
+// PAUSE) and no callback of the stream runs plugin code afterwards.
+func TestLazyNewHTTPContextPanic(t *testing.T) {
+	calls := 0
+	r := &testRoot{newHTTP: func(uint32) HTTPContext { calls++; panic("create") }}
+	d := newDispatcher(func(uint32) RootContext { return r })
+	d.onContextCreate(1, 0)
+	if a := d.httpCall(4, cbRequestHeaders, 1, true); a != ActionPause {
+		t.Fatalf("got %v, want PAUSE with a 500", a)
+	}
+	if e := d.https.get(4); e == nil || e.state != httpFailed {
+		t.Fatalf("context 4 not failed: %+v", e)
+	}
+	if a := d.httpCall(4, cbResponseHeaders, 1, true); a != ActionContinue || calls != 1 {
+		t.Fatalf("after the failure: %v, %d NewHTTPContext calls", a, calls)
+	}
+	if d.current != 0 {
+		t.Fatal("current context not reset after a panic")
+	}
+}
+
+// recordingHTTP records which callback ran with which arguments.
+type recordingHTTP struct{ got string }
+
+func (c *recordingHTTP) OnHTTPRequestHeaders(n int, eos bool) Action {
+	c.got = fmt.Sprint("RequestHeaders ", n, eos)
+	return ActionContinue
+}
+func (c *recordingHTTP) OnHTTPRequestBody(n int, eos bool) Action {
+	c.got = fmt.Sprint("RequestBody ", n, eos)
+	return ActionContinue
+}
+func (c *recordingHTTP) OnHTTPRequestTrailers(n int) Action {
+	c.got = fmt.Sprint("RequestTrailers ", n)
+	return ActionContinue
+}
+func (c *recordingHTTP) OnHTTPResponseHeaders(n int, eos bool) Action {
+	c.got = fmt.Sprint("ResponseHeaders ", n, eos)
+	return ActionContinue
+}
+func (c *recordingHTTP) OnHTTPResponseBody(n int, eos bool) Action {
+	c.got = fmt.Sprint("ResponseBody ", n, eos)
+	return ActionContinue
+}
+func (c *recordingHTTP) OnHTTPResponseTrailers(n int) Action {
+	c.got = fmt.Sprint("ResponseTrailers ", n)
+	return ActionContinue
+}
+func (c *recordingHTTP) OnHTTPStreamDone() {}
+
+func TestHTTPCallbacksReachTheirMethod(t *testing.T) {
+	c := &recordingHTTP{}
+	d := newDispatcher(func(uint32) RootContext { return &testRoot{newHTTP: func(uint32) HTTPContext { return c }} })
+	d.onContextCreate(1, 0)
+	for _, tc := range []struct {
+		cb   httpCallback
+		size int
+		eos  bool
+		want string
+	}{
+		{cbRequestHeaders, 3, false, "RequestHeaders 3 false"},
+		{cbRequestBody, 10, true, "RequestBody 10 true"},
+		{cbRequestTrailers, 2, false, "RequestTrailers 2"},
+		{cbResponseHeaders, 4, true, "ResponseHeaders 4 true"},
+		{cbResponseBody, 0, false, "ResponseBody 0 false"},
+		{cbResponseTrailers, 1, false, "ResponseTrailers 1"},
+	} {
+		c.got = ""
+		if a := d.httpCall(7, tc.cb, tc.size, tc.eos); a != ActionContinue || c.got != tc.want {
+			t.Errorf("%s: ran %q (%v), want %q", httpCallbackNames[tc.cb], c.got, a, tc.want)
+		}
 	}
 }

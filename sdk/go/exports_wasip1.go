@@ -47,44 +47,32 @@ func proxyOnDelete(contextID uint32) { state.onDelete(contextID) }
 
 //go:wasmexport proxy_on_request_headers
 func proxyOnRequestHeaders(contextID, numHeaders, endOfStream uint32) uint32 {
-	return uint32(state.httpCall(contextID, "OnHTTPRequestHeaders", func(c HTTPContext) Action {
-		return c.OnHTTPRequestHeaders(int(numHeaders), endOfStream != 0)
-	}))
+	return uint32(state.httpCall(contextID, cbRequestHeaders, int(numHeaders), endOfStream != 0))
 }
 
 //go:wasmexport proxy_on_request_body
 func proxyOnRequestBody(contextID, bodySize, endOfStream uint32) uint32 {
-	return uint32(state.httpCall(contextID, "OnHTTPRequestBody", func(c HTTPContext) Action {
-		return c.OnHTTPRequestBody(int(bodySize), endOfStream != 0)
-	}))
+	return uint32(state.httpCall(contextID, cbRequestBody, int(bodySize), endOfStream != 0))
 }
 
 //go:wasmexport proxy_on_request_trailers
 func proxyOnRequestTrailers(contextID, numTrailers uint32) uint32 {
-	return uint32(state.httpCall(contextID, "OnHTTPRequestTrailers", func(c HTTPContext) Action {
-		return c.OnHTTPRequestTrailers(int(numTrailers))
-	}))
+	return uint32(state.httpCall(contextID, cbRequestTrailers, int(numTrailers), false))
 }
 
 //go:wasmexport proxy_on_response_headers
 func proxyOnResponseHeaders(contextID, numHeaders, endOfStream uint32) uint32 {
-	return uint32(state.httpCall(contextID, "OnHTTPResponseHeaders", func(c HTTPContext) Action {
-		return c.OnHTTPResponseHeaders(int(numHeaders), endOfStream != 0)
-	}))
+	return uint32(state.httpCall(contextID, cbResponseHeaders, int(numHeaders), endOfStream != 0))
 }
 
 //go:wasmexport proxy_on_response_body
 func proxyOnResponseBody(contextID, bodySize, endOfStream uint32) uint32 {
-	return uint32(state.httpCall(contextID, "OnHTTPResponseBody", func(c HTTPContext) Action {
-		return c.OnHTTPResponseBody(int(bodySize), endOfStream != 0)
-	}))
+	return uint32(state.httpCall(contextID, cbResponseBody, int(bodySize), endOfStream != 0))
 }
 
 //go:wasmexport proxy_on_response_trailers
 func proxyOnResponseTrailers(contextID, numTrailers uint32) uint32 {
-	return uint32(state.httpCall(contextID, "OnHTTPResponseTrailers", func(c HTTPContext) Action {
-		return c.OnHTTPResponseTrailers(int(numTrailers))
-	}))
+	return uint32(state.httpCall(contextID, cbResponseTrailers, int(numTrailers), false))
 }
 
 //go:wasmexport proxy_on_http_call_response

@@ -39,6 +39,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"sort"
 	"strconv"
 	"strings"
@@ -59,12 +60,19 @@ func main() {
 	warmup := flag.Duration("warmup", 2*time.Second, "unmeasured load before each measurement")
 	conns := flag.Int("conns", 32, "concurrent keep-alive connections")
 	pipeline := flag.String("pipeline", strings.Join(fourPlugins, ";"), "the plugin entries (YAML flow maps) of the plugin pipeline, separated by ';'")
+	only := flag.String("only", "", "measure only the targets whose name matches this regular expression (e.g. 'empty pipeline|Wasm plugins'); the baseline always runs")
 	flag.Parse()
+	onlyRE, err := regexp.Compile(*only)
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "proxybench: -only: %v\n", err)
+		os.Exit(2)
+	}
 	plugins4 := strings.Split(*pipeline, ";")
 
 	up := startUpstream()
 	fmt.Printf("upstream %s, %d connections, %v per target (after %v warm-up), %d rounds (median reported), GOMAXPROCS of proxies = all %d cores\n\n", up, *conns, *duration, *warmup, *rounds, numCPU())
 
+	fmt.Printf("%q: a pipeline of %d plugins: %s\n\n", namePlugins, len(plugins4), strings.Join(plugins4, ", "))
 	self, _ := os.Executable()
 	dir, err := os.MkdirTemp("", "proxybench")
 	check(err)
@@ -80,26 +88,26 @@ func main() {
 		{"ReverseProxy (baseline)", func(port string) *exec.Cmd {
 			return exec.Command(self, "baseline", "127.0.0.1:"+port, up)
 		}, ""},
-		{"wasmgate, empty pipeline", func(port string) *exec.Cmd {
+		{nameEmpty, func(port string) *exec.Cmd {
 			return wasmgateCmd(*wasmgate, *plugins, dir, "empty", port, up, nil)
 		}, ""},
-		{"wasmgate, empty, JSON log", func(port string) *exec.Cmd {
+		{nameLog, func(port string) *exec.Cmd {
 			// The cost of observability: the empty pipeline with a JSON
 			// access log line per request written to a file (metrics are
 			// always on).
 			return wasmgateCmd(*wasmgate, *plugins, dir, "accesslog", port, up, nil,
 				"--access-log", "json", "--access-log-dest", filepath.Join(dir, "access.log"))
 		}, ""},
-		{fmt.Sprintf("wasmgate, %d Wasm plugins", len(plugins4)), func(port string) *exec.Cmd {
+		{namePlugins, func(port string) *exec.Cmd {
 			return wasmgateCmd(*wasmgate, *plugins, dir, "four", port, up, plugins4)
 		}, ""},
-		{"wasmgate, rate-limit plugin", func(port string) *exec.Cmd {
+		{nameRateLimit, func(port string) *exec.Cmd {
 			// A limit never reached: the cost of the check itself (one
 			// token bucket take in the in-memory store per request).
 			return wasmgateCmd(*wasmgate, *plugins, dir, "ratelimit", port, up,
 				[]string{`{plugin: rate-limit, config: {rate: 1000000000, burst: 1000000000, key: [route, ip]}}`})
 		}, ""},
-		{"wasmgate, cache plugin (hits)", func(port string) *exec.Cmd {
+		{nameCache, func(port string) *exec.Cmd {
 			// Every request after the first is a hit: answered from the
 			// stage's cache without the upstream.
 			return wasmgateCmd(*wasmgate, *plugins, dir, "cache", port, up,
@@ -117,6 +125,15 @@ func main() {
 				return wasmgateCmd(*wasmgate, *plugins, dir, "tls"+proto, port, up, nil,
 					"--listen", "127.0.0.1:"+freePort(), "--tls-listen", "127.0.0.1:"+port, "--tls-cert", certFile, "--tls-key", keyFile)
 			}, proto})
+	}
+	if *only != "" {
+		kept := targets[:1] // the baseline: every ratio is against it
+		for _, tg := range targets[1:] {
+			if onlyRE.MatchString(tg.name) {
+				kept = append(kept, tg)
+			}
+		}
+		targets = kept
 	}
 	// Rounds interleave the targets, so a noisy phase of the machine hits
 	// one round of each rather than all of one target.
@@ -340,30 +357,50 @@ func report(rs []result) {
 			r.pct(0.50).Round(time.Microsecond), r.pct(0.99).Round(time.Microsecond), r.errors, r.cpuPerReq(),
 			r.rps()/base.rps(), float64(r.pct(0.99))/float64(base.pct(0.99)), r.cpuPerReq()/base.cpuPerReq())
 	}
-	// rs: baseline, empty, empty + JSON log, four plugins, rate-limit, cache.
-	if len(rs) >= 3 {
+	byName := map[string]result{}
+	for _, r := range rs {
+		byName[r.name] = r
+	}
+	empty, hasEmpty := byName[nameEmpty]
+	if r, ok := byName[nameLog]; ok && hasEmpty {
 		fmt.Printf("\nJSON access log vs empty pipeline: %.3f× req/s (%.1f%% throughput change), %+.1f µs CPU per request for logging and metrics\n",
-			rs[2].rps()/rs[1].rps(), (rs[2].rps()/rs[1].rps()-1)*100, rs[2].cpuPerReq()-rs[1].cpuPerReq())
+			r.rps()/empty.rps(), (r.rps()/empty.rps()-1)*100, r.cpuPerReq()-empty.cpuPerReq())
 	}
-	if len(rs) >= 4 {
+	if r, ok := byName[namePlugins]; ok && hasEmpty {
 		fmt.Printf("plugins vs empty pipeline: %.2f× req/s, %.1f µs CPU per request for the plugins\n",
-			rs[3].rps()/rs[1].rps(), rs[3].cpuPerReq()-rs[1].cpuPerReq())
+			r.rps()/empty.rps(), r.cpuPerReq()-empty.cpuPerReq())
 	}
-	if len(rs) >= 5 {
+	if r, ok := byName[nameRateLimit]; ok && hasEmpty {
 		fmt.Printf("rate-limit vs empty pipeline: %.2f× req/s, %.1f µs CPU per request for the plugin\n",
-			rs[4].rps()/rs[1].rps(), rs[4].cpuPerReq()-rs[1].cpuPerReq())
+			r.rps()/empty.rps(), r.cpuPerReq()-empty.cpuPerReq())
 	}
-	if len(rs) >= 6 {
-		fmt.Printf("cache hits vs baseline: %.2f× req/s, %.2f× CPU per request (vs empty pipeline: %.2f× req/s)\n",
-			rs[5].rps()/base.rps(), rs[5].cpuPerReq()/base.cpuPerReq(), rs[5].rps()/rs[1].rps())
+	if r, ok := byName[nameCache]; ok {
+		fmt.Printf("cache hits vs baseline: %.2f× req/s, %.2f× CPU per request", r.rps()/base.rps(), r.cpuPerReq()/base.cpuPerReq())
+		if hasEmpty {
+			fmt.Printf(" (vs empty pipeline: %.2f× req/s)", r.rps()/empty.rps())
+		}
+		fmt.Println()
 	}
-	// Then pairs over TLS: the baseline, wasmgate (empty pipeline).
-	for i := 6; i+1 < len(rs); i += 2 {
-		b, w := rs[i], rs[i+1]
-		fmt.Printf("%s vs %s: %.2f× req/s, %.2f× p99, %.2f× CPU per request\n", w.name, b.name,
-			w.rps()/b.rps(), float64(w.pct(0.99))/float64(b.pct(0.99)), w.cpuPerReq()/b.cpuPerReq())
+	// Over TLS, wasmgate (empty pipeline) against the baseline behind the
+	// same certificate and protocol.
+	for _, proto := range []string{"h1", "h2"} {
+		b, okb := byName["ReverseProxy, TLS "+proto]
+		w, okw := byName["wasmgate, TLS "+proto]
+		if okb && okw {
+			fmt.Printf("%s vs %s: %.2f× req/s, %.2f× p99, %.2f× CPU per request\n", w.name, b.name,
+				w.rps()/b.rps(), float64(w.pct(0.99))/float64(b.pct(0.99)), w.cpuPerReq()/b.cpuPerReq())
+		}
 	}
 }
+
+// The names of the targets the report compares.
+const (
+	nameEmpty     = "wasmgate, empty pipeline"
+	nameLog       = "wasmgate, empty, JSON log"
+	namePlugins   = "wasmgate, Wasm plugins"
+	nameRateLimit = "wasmgate, rate-limit plugin"
+	nameCache     = "wasmgate, cache plugin (hits)"
+)
 
 // writeCert writes a self-signed ECDSA certificate for 127.0.0.1 and its
 // key into dir, for the TLS targets.
