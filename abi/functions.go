@@ -197,4 +197,5 @@ var Callbacks = map[string]Signature{
 	ExportOnGRPCClose:                   {i32s(3), nil},
 	ExportHooks:                         {nil, i32s(1)},
 	ExportYield:                         {nil, nil},
+	ExportDeleteRing:                    {nil, i32s(1)},
 }

@@ -134,6 +134,37 @@ const ExportYield = "wasmgate_yield"
 // after _initialize; a plugin without it handles every callback it exports.
 const ExportHooks = "wasmgate_hooks"
 
+// ExportDeleteRing is the optional export `wasmgate_delete_ring() -> i32`
+// through which a plugin takes the ends of its HTTP streams from a ring in
+// its own memory instead of one proxy_on_delete call per request. It
+// returns the ring's address, 4-byte aligned, laid out as little-endian
+// u32s:
+//
+//	+0  head      written by the host: ids pushed so far (wraps)
+//	+4  tail      written by the plugin: ids taken so far (wraps)
+//	+8  size      set by the plugin: slots, a power of two, at most DeleteRingMaxSize
+//	+12 ids[size] the context id pushed as number n is in ids[n % size]
+//
+// The host calls it once per instance after ExportHooks. Where it would
+// call proxy_on_delete for an HTTP context, it writes the id to
+// ids[head % size] and increments head instead, unless the ring is full
+// (head - tail == size): then it calls proxy_on_delete, and the plugin
+// first takes the ids already in the ring. The plugin takes the ring's ids
+// at the start of its callbacks, before looking up a context, and treats
+// each as a proxy_on_delete. Writes happen only between guest calls, so
+// neither side needs atomics. Root contexts are always deleted with
+// proxy_on_delete. The Go SDK exports it.
+const ExportDeleteRing = "wasmgate_delete_ring"
+
+// Layout of the ring of ExportDeleteRing.
+const (
+	DeleteRingHead    = 0
+	DeleteRingTail    = 4
+	DeleteRingSize    = 8
+	DeleteRingIDs     = 12
+	DeleteRingMaxSize = 1 << 16
+)
+
 // Hook bits for ExportHooks.
 const (
 	HookRequestHeaders   uint32 = 1 << 0

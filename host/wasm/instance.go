@@ -122,6 +122,9 @@ type instance struct {
 	callResp   *HTTPCallResponse // during on_http_call_response
 	callErr    string
 	allocStack [1]uint64
+	// The plugin's delete ring (abi.ExportDeleteRing): its address (0:
+	// none), slots, and the host's count of ids pushed.
+	ring, ringSize, ringHead uint32
 	scratch    [5]uint64
 	logTail    []string // last plugin log lines, for error messages
 	panicMsg   string   // a Go guest's "panic: ..." line
@@ -258,6 +261,15 @@ func (p *Plugin) newInstance() (_ *instance, err error) {
 		}
 		p.hooks.Store(uint32(st[0]) & (abi.HookAll | abi.HookLazyContexts))
 	}
+	if fn := mod.ExportedFunction(abi.ExportDeleteRing); fn != nil {
+		st := []uint64{0}
+		if err := in.callTop(fn, abi.ExportDeleteRing, st, start); err != nil {
+			return nil, err
+		}
+		if err := in.setRing(uint32(st[0])); err != nil {
+			return nil, p.callError(abi.ExportDeleteRing, ErrPluginRejected, err.Error())
+		}
+	}
 	in.phase = phNone
 	in.baseMem = in.memory.Size()
 	return in, nil
@@ -281,6 +293,44 @@ func (in *instance) lock() {
 	if time.Since(t0) > growAfterWait {
 		go in.p.grow() // not under in.mu: Plugin.Close takes p.mu, then instances' locks
 	}
+}
+
+// setRing checks and adopts the delete ring at ptr (abi.ExportDeleteRing).
+func (in *instance) setRing(ptr uint32) error {
+	size, ok := in.memory.ReadUint32Le(ptr + abi.DeleteRingSize)
+	switch {
+	case !ok || ptr == 0 || ptr%4 != 0:
+		return fmt.Errorf("%s returned %#x, not the 4-byte aligned address of a ring in its memory", abi.ExportDeleteRing, ptr)
+	case size == 0 || size > abi.DeleteRingMaxSize || size&(size-1) != 0:
+		return fmt.Errorf("%s: ring size %d is not a power of two up to %d", abi.ExportDeleteRing, size, abi.DeleteRingMaxSize)
+	case !in.validOut(ptr, abi.DeleteRingIDs+4*size):
+		return fmt.Errorf("%s: a ring of %d slots at %#x ends past the plugin's memory", abi.ExportDeleteRing, size, ptr)
+	}
+	head, _ := in.memory.ReadUint32Le(ptr + abi.DeleteRingHead)
+	in.ring, in.ringSize, in.ringHead = ptr, size, head
+	return nil
+}
+
+// pushDelete hands the context id of an ended HTTP stream to the plugin
+// through its delete ring instead of a proxy_on_delete call. It reports
+// false, and the caller calls proxy_on_delete, when there is no ring or
+// it is full. The plugin owns the ring's memory: a plugin that corrupts
+// it only loses track of its own contexts, the host's count is its own
+// and every write stays inside the ring. in.mu is held.
+func (in *instance) pushDelete(id uint32) bool {
+	if in.ring == 0 {
+		return false
+	}
+	tail, ok := in.memory.ReadUint32Le(in.ring + abi.DeleteRingTail)
+	if !ok || in.ringHead-tail >= in.ringSize {
+		return false
+	}
+	slot := in.ring + abi.DeleteRingIDs + 4*(in.ringHead&(in.ringSize-1))
+	if !in.memory.WriteUint32Le(slot, id) {
+		return false
+	}
+	in.ringHead++
+	return in.memory.WriteUint32Le(in.ring+abi.DeleteRingHead, in.ringHead)
 }
 
 // logHint returns the plugin's last log lines for an error message.

@@ -205,6 +205,9 @@ func (s *Stream) finishLocked() error {
 		if cb == cbDelete && hooks&abi.HookLazyContexts != 0 && !s.called {
 			continue // the plugin never created this context
 		}
+		if cb == cbDelete && in.pushDelete(s.id) {
+			continue // the plugin takes it from its delete ring
+		}
 		if fn := in.fns[cb]; fn != nil {
 			s.called = true
 			s.stack[0] = uint64(s.id)

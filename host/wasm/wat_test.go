@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/wasmgate/wasmgate/abi"
@@ -86,6 +87,79 @@ func TestLazyContextsSkipCalls(t *testing.T) {
 			if got("n_create") != tc.create || got("n_headers") != tc.headers || got("n_done") != tc.done || got("n_delete") != tc.delete {
 				t.Fatalf("calls: create %d headers %d done %d delete %d, want %d %d %d %d", got("n_create"), got("n_headers"), got("n_done"), got("n_delete"),
 					tc.create, tc.headers, tc.done, tc.delete)
+			}
+		})
+	}
+}
+
+// TestDeleteRing: a plugin exporting abi.ExportDeleteRing gets the ids of
+// its ended HTTP streams in the ring, and proxy_on_delete only when the
+// ring is full; a ring that does not fit its memory is refused at start.
+func TestDeleteRing(t *testing.T) {
+	// A ring of 2 slots at 64 that the guest never drains (its tail stays
+	// 0): the first two ends go to the ring, the third is a call.
+	guestWith := func(ptr, size uint32) []byte {
+		return mustWat(t, fmt.Sprintf(`(module
+	  (memory (export "memory") 1)
+	  (global $delete (export "n_delete") (mut i32) (i32.const 0))
+	  (global $deleted (export "last_delete") (mut i32) (i32.const 0))
+	  (func (export "proxy_abi_version_0_2_1"))
+	  (func (export "proxy_on_memory_allocate") (param i32) (result i32) i32.const 1024)
+	  (func (export "wasmgate_hooks") (result i32) i32.const %d)
+	  (func (export "wasmgate_delete_ring") (result i32)
+	    (i32.store (i32.const %d) (i32.const %d)) i32.const %d)
+	  (func (export "proxy_on_request_headers") (param i32 i32 i32) (result i32) i32.const 0)
+	  (func (export "proxy_on_delete") (param i32)
+	    (global.set $deleted (local.get 0))
+	    (global.set $delete (i32.add (global.get $delete) (i32.const 1)))))`,
+			abi.HookRequestHeaders|abi.HookLazyContexts, ptr+abi.DeleteRingSize, size, ptr))
+	}
+	e := newEngine(t, EngineConfig{})
+	p := newPlugin(t, e, guestWith(64, 2), PluginConfig{PoolMin: 1, PoolMax: 1})
+	var ids []uint32
+	for i := 0; i < 3; i++ {
+		s, err := p.NewStream(context.Background(), newFakeStream())
+		if err != nil {
+			t.Fatal(err)
+		}
+		ids = append(ids, s.ID())
+		if _, err := s.OnRequestHeaders(3, true); err != nil {
+			t.Fatal(err)
+		}
+		s.Close()
+	}
+	var in *instance
+	for k := range p.all {
+		in = k
+	}
+	u32 := func(off uint32) uint32 { v, _ := in.memory.ReadUint32Le(64 + off); return v }
+	if head := u32(abi.DeleteRingHead); head != 2 || u32(abi.DeleteRingIDs) != ids[0] || u32(abi.DeleteRingIDs+4) != ids[1] {
+		t.Fatalf("ring: head %d, ids %d %d; want 2, %d %d", head, u32(abi.DeleteRingIDs), u32(abi.DeleteRingIDs+4), ids[0], ids[1])
+	}
+	if n, last := in.mod.ExportedGlobal("n_delete").Get(), in.mod.ExportedGlobal("last_delete").Get(); n != 1 || uint32(last) != ids[2] {
+		t.Fatalf("proxy_on_delete: %d calls, last %d; want 1 for the full ring's %d", n, last, ids[2])
+	}
+	// The guest takes one: the next end goes to the ring again.
+	in.memory.WriteUint32Le(64+abi.DeleteRingTail, 1)
+	oneRequest(t, p)
+	if head := u32(abi.DeleteRingHead); head != 3 || in.mod.ExportedGlobal("n_delete").Get() != 1 {
+		t.Fatalf("after the guest took one: head %d, %d calls", head, in.mod.ExportedGlobal("n_delete").Get())
+	}
+
+	for _, tc := range []struct {
+		name      string
+		ptr, size uint32
+		want      string
+	}{
+		{"not a power of two", 64, 3, "not a power of two"},
+		{"too big", 64, abi.DeleteRingMaxSize * 2, "not a power of two"},
+		{"past memory", 65536 - 16, 8, "ends past"},
+		{"unaligned", 65, 2, "aligned"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := newPluginE(e, guestWith(tc.ptr, tc.size), PluginConfig{PoolMin: 1, PoolMax: 1})
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("got %v, want an error containing %q", err, tc.want)
 			}
 		})
 	}

@@ -43,11 +43,39 @@ type dispatcher struct {
 	lastRootCtx RootContext
 	current     uint32 // context of the running callback, 0 between callbacks
 	lastRoot    uint32
+	// deletes is where the host puts the ids of ended HTTP streams
+	// (abi.ExportDeleteRing).
+	deletes deleteRing
+}
+
+// deleteRing is the ring of abi.ExportDeleteRing; its fields are laid out
+// as the ABI says (four-byte fields, no padding).
+type deleteRing struct {
+	head uint32 // written by the host
+	tail uint32
+	size uint32
+	ids  [deleteRingSize]uint32
+}
+
+// deleteRingSize is the ring's slots: ended streams wait there until the
+// plugin's next callback, and a full ring makes the host call
+// proxy_on_delete, so it holds more than an instance's streams usually end
+// between two of its calls.
+const deleteRingSize = 256
+
+// takeDeletes deletes the contexts whose ids the host put in the ring.
+func (d *dispatcher) takeDeletes() {
+	r := &d.deletes
+	for r.tail != r.head {
+		d.deleteHTTP(r.ids[r.tail&(deleteRingSize-1)])
+		r.tail++
+	}
 }
 
 var state = dispatcher{
 	roots:    map[uint32]RootContext{},
 	callouts: map[uint32]callout{},
+	deletes:  deleteRing{size: deleteRingSize},
 }
 
 // Answer given to a request whose plugin code panicked.
@@ -218,10 +246,10 @@ func (d *dispatcher) onLog(id uint32) {
 }
 
 func (d *dispatcher) onDelete(id uint32) {
-	if d.https.delete(id) {
-		if len(d.callouts) > 0 {
-			d.dropCallouts(id)
-		}
+	if d.deletes.head != d.deletes.tail {
+		d.takeDeletes()
+	}
+	if d.deleteHTTP(id) {
 		d.exit()
 		return
 	}
@@ -230,6 +258,17 @@ func (d *dispatcher) onDelete(id uint32) {
 	}
 	delete(d.roots, id)
 	d.exit()
+}
+
+// deleteHTTP deletes HTTP context id, reporting whether there was one.
+func (d *dispatcher) deleteHTTP(id uint32) bool {
+	if !d.https.delete(id) {
+		return false
+	}
+	if len(d.callouts) > 0 {
+		d.dropCallouts(id)
+	}
+	return true
 }
 
 // dropCallouts forgets the HTTP callouts of deleted context id.
@@ -273,6 +312,9 @@ const actionUnset = ^Action(0)
 // after a panic, and the context of a stream's first callback created
 // here under that same defer (lazy contexts, see lazyParent).
 func (d *dispatcher) httpCall(id uint32, cb httpCallback, size int, eos bool) (a Action) {
+	if d.deletes.head != d.deletes.tail {
+		d.takeDeletes()
+	}
 	e := d.https.get(id)
 	if e == nil || e.state != httpOK {
 		var run bool

@@ -427,3 +427,42 @@ func TestHTTPCallbacksReachTheirMethod(t *testing.T) {
 		}
 	}
 }
+
+// TestDeleteRingTakenAtNextCallback: ids the host puts in the delete ring
+// are deleted at the start of the next callback, before its context is
+// looked up, and on a proxy_on_delete (the host's call when the ring is
+// full).
+func TestDeleteRingTakenAtNextCallback(t *testing.T) {
+	d := newDispatcher(func(uint32) RootContext { return &testRoot{newHTTP: func(uint32) HTTPContext { return &testHTTP{} }} })
+	d.deletes.size = deleteRingSize
+	d.onContextCreate(1, 0)
+	for id := uint32(2); id <= 5; id++ {
+		d.httpCall(id, cbRequestHeaders, 1, true)
+	}
+	push := func(id uint32) {
+		d.deletes.ids[d.deletes.head%deleteRingSize] = id
+		d.deletes.head++
+	}
+	push(2)
+	push(3)
+	if d.https.len() != 4 {
+		t.Fatal("contexts deleted before the plugin's next callback")
+	}
+	d.httpCall(4, cbResponseHeaders, 1, true)
+	if d.https.len() != 2 || d.https.get(2) != nil || d.https.get(3) != nil || d.deletes.tail != 2 {
+		t.Fatalf("after a callback: %d contexts, tail %d", d.https.len(), d.deletes.tail)
+	}
+	push(4)
+	d.onDelete(5)
+	if d.https.len() != 0 || d.deletes.tail != 3 {
+		t.Fatalf("after proxy_on_delete: %d contexts, tail %d", d.https.len(), d.deletes.tail)
+	}
+	// The counters wrap.
+	d.deletes.head, d.deletes.tail = ^uint32(0), ^uint32(0)
+	d.httpCall(6, cbRequestHeaders, 1, true)
+	push(6)
+	d.httpCall(7, cbRequestHeaders, 1, true)
+	if d.https.get(6) != nil || d.deletes.tail != 0 {
+		t.Fatalf("across the wrap: context 6 kept, tail %d", d.deletes.tail)
+	}
+}

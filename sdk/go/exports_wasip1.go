@@ -2,7 +2,11 @@
 
 package sdk
 
-import "github.com/wasmgate/wasmgate/abi"
+import (
+	"unsafe"
+
+	"github.com/wasmgate/wasmgate/abi"
+)
 
 // The callbacks the host calls (Proxy-Wasm 0.2.1 exports), as thin shims
 // over the dispatcher. Booleans and actions are returned as i32.
@@ -78,6 +82,14 @@ func proxyOnResponseTrailers(contextID, numTrailers uint32) uint32 {
 //go:wasmexport proxy_on_http_call_response
 func proxyOnHTTPCallResponse(rootContextID, token, numHeaders, bodySize, numTrailers uint32) {
 	state.onHTTPCallResponse(rootContextID, token, int(numHeaders), int(bodySize), int(numTrailers))
+}
+
+// wasmgate_delete_ring gives the host the dispatcher's delete ring:
+// ended streams cost no proxy_on_delete call.
+//
+//go:wasmexport wasmgate_delete_ring
+func wasmgateDeleteRing() uint32 {
+	return uint32(uintptr(unsafe.Pointer(&state.deletes)))
 }
 
 //go:wasmexport wasmgate_yield
