@@ -32,16 +32,25 @@ func (t *httpTable) get(id uint32) *httpEntry {
 }
 
 // put adds or replaces the entry of id and returns where it is stored.
+// Its common case, a new id whose slot is free, is kept short: it runs
+// for every request.
 func (t *httpTable) put(id uint32, e httpEntry) *httpEntry {
+	if s := &t.slots[id&(httpSlots-1)]; s.id == 0 && id != 0 {
+		s.id, s.e = id, e
+		t.n++
+		return &s.e
+	}
+	return t.putSlow(id, e)
+}
+
+// putSlow is put when the slot is taken: by id itself (replace) or by
+// another id (spill).
+func (t *httpTable) putSlow(id uint32, e httpEntry) *httpEntry {
 	if p := t.get(id); p != nil {
 		*p = e
 		return p
 	}
 	t.n++
-	if s := &t.slots[id&(httpSlots-1)]; s.id == 0 && id != 0 {
-		s.id, s.e = id, e
-		return &s.e
-	}
 	if t.spill == nil {
 		t.spill = map[uint32]*httpEntry{}
 	}
@@ -60,12 +69,16 @@ func (t *httpTable) delete(id uint32) bool {
 		t.n--
 		return true
 	}
-	if _, ok := t.spill[id]; ok {
-		delete(t.spill, id)
-		t.n--
-		return true
+	return t.spill != nil && t.spillDelete(id)
+}
+
+func (t *httpTable) spillDelete(id uint32) bool {
+	if _, ok := t.spill[id]; !ok {
+		return false
 	}
-	return false
+	delete(t.spill, id)
+	t.n--
+	return true
 }
 
 // len returns the number of live entries.

@@ -43,6 +43,10 @@ type dispatcher struct {
 	lastRootCtx RootContext
 	current     uint32 // context of the running callback, 0 between callbacks
 	lastRoot    uint32
+	// The running HTTP callback, for httpRecover: inHTTP is set while the
+	// plugin's code runs.
+	callback httpCallback
+	inHTTP   bool
 	// deletes is where the host puts the ids of ended HTTP streams
 	// (abi.ExportDeleteRing).
 	deletes deleteRing
@@ -301,16 +305,27 @@ var httpCallbackNames = [...]string{
 	cbResponseTrailers: "OnHTTPResponseTrailers",
 }
 
-// actionUnset marks a callback that has not returned (it panicked): only
-// then does httpReturn call recover.
+// actionUnset is httpCall's answer while the callback runs, so after a
+// panic (see answer).
 const actionUnset = ^Action(0)
 
+// answer is the action an HTTP export returns for httpCall's a: PAUSE
+// after a panic, which httpRecover answered with a 500.
+func answer(a Action) uint32 {
+	if a == actionUnset {
+		return uint32(ActionPause)
+	}
+	return uint32(a)
+}
+
 // httpCall runs HTTP callback cb of context id with its two arguments (a
-// size and end of stream). This is the path of every request through a
-// plugin, and in a Wasm guest every call, closure and defer costs, mostly
-// in cache misses: so no closures, one deferred call that recovers only
-// after a panic, and the context of a stream's first callback created
-// here under that same defer (lazy contexts, see lazyParent).
+// size and end of stream); the export returns answer(a). This is the path
+// of every request through a plugin, and in a Wasm guest every call,
+// closure and defer costs, mostly in instruction cache misses: so no
+// closures, the context of a stream's first callback created here (lazy
+// contexts, see lazyParent), and one deferred call without arguments (a
+// deferred call with arguments costs a closure, about a thousand
+// instructions per request) that recovers only after a panic.
 func (d *dispatcher) httpCall(id uint32, cb httpCallback, size int, eos bool) (a Action) {
 	if d.deletes.head != d.deletes.tail {
 		d.takeDeletes()
@@ -323,37 +338,35 @@ func (d *dispatcher) httpCall(id uint32, cb httpCallback, size int, eos bool) (a
 			return a
 		}
 	}
-	d.current = id
+	d.current, d.callback, d.inHTTP = id, cb, true
 	a = actionUnset
-	defer d.httpReturn(e, id, cb, &a)
+	defer d.httpRecover()
 	if e.state == httpUncreated {
 		if r := d.root(e.rootID); r != nil {
 			e.ctx = r.NewHTTPContext(id)
 		}
 		e.state = httpOK
 	}
-	c := e.ctx
-	if c == nil {
-		a = ActionContinue
-		return a
+	// a stays actionUnset until the callback returns: a panic returns it.
+	act := ActionContinue
+	if c := e.ctx; c != nil {
+		switch cb {
+		case cbRequestHeaders:
+			act = c.OnHTTPRequestHeaders(size, eos)
+		case cbRequestBody:
+			act = c.OnHTTPRequestBody(size, eos)
+		case cbRequestTrailers:
+			act = c.OnHTTPRequestTrailers(size)
+		case cbResponseHeaders:
+			act = c.OnHTTPResponseHeaders(size, eos)
+		case cbResponseBody:
+			act = c.OnHTTPResponseBody(size, eos)
+		case cbResponseTrailers:
+			act = c.OnHTTPResponseTrailers(size)
+		}
 	}
-	switch cb {
-	case cbRequestHeaders:
-		a = c.OnHTTPRequestHeaders(size, eos)
-	case cbRequestBody:
-		a = c.OnHTTPRequestBody(size, eos)
-	case cbRequestTrailers:
-		a = c.OnHTTPRequestTrailers(size)
-	case cbResponseHeaders:
-		a = c.OnHTTPResponseHeaders(size, eos)
-	case cbResponseBody:
-		a = c.OnHTTPResponseBody(size, eos)
-	case cbResponseTrailers:
-		a = c.OnHTTPResponseTrailers(size)
-	default:
-		a = ActionContinue
-	}
-	return a
+	d.inHTTP = false
+	return act
 }
 
 // httpPrepare handles an HTTP callback whose context is new or not in
@@ -378,21 +391,27 @@ func (d *dispatcher) httpPrepare(id uint32, e *httpEntry) (_ *httpEntry, a Actio
 	return e, 0, true
 }
 
-// httpReturn ends an HTTP callback (deferred by httpCall): after a panic
+// httpRecover ends an HTTP callback (deferred by httpCall). After a panic
 // in the plugin's code it logs it and answers the request with a 500.
-func (d *dispatcher) httpReturn(e *httpEntry, id uint32, cb httpCallback, a *Action) {
-	if *a == actionUnset {
+func (d *dispatcher) httpRecover() {
+	if d.inHTTP {
+		d.inHTTP = false
 		if p := recover(); p != nil {
-			where := httpCallbackNames[cb]
-			if e.state == httpUncreated {
-				where = "NewHTTPContext"
-			}
-			logPanic(where, p)
-			d.failHTTP(id)
-			*a = ActionPause
+			d.httpPanicked(p)
 		}
 	}
 	d.exit()
+}
+
+// httpPanicked handles a panic in callback d.callback of context
+// d.current.
+func (d *dispatcher) httpPanicked(p any) {
+	where := httpCallbackNames[d.callback]
+	if e := d.https.get(d.current); e != nil && e.state == httpUncreated {
+		where = "NewHTTPContext"
+	}
+	logPanic(where, p)
+	d.failHTTP(d.current)
 }
 
 // failHTTP stops calling a context's code and answers its request with a
@@ -466,9 +485,17 @@ func (d *dispatcher) onHTTPCallResponse(rootID, token uint32, numHeaders, bodySi
 }
 
 // yield gives goroutines the plugin started a turn (the host calls the
-// wasmgate_yield export every few calls).
+// wasmgate_yield export every few calls). A round of the guest's scheduler
+// costs thousands of instructions, so a plugin with no goroutine of its
+// own (the common case) gets one, in which due timers fire (an
+// AfterFunc's function runs in it), and one with goroutines gets several,
+// so a goroutine woken by another runs in the same yield.
 func yield() {
-	for i := 0; i < yieldRounds; i++ {
+	rounds := yieldRounds
+	if runtime.NumGoroutine() == 1 {
+		rounds = 1
+	}
+	for i := 0; i < rounds; i++ {
 		runtime.Gosched()
 	}
 	releasePins()

@@ -125,16 +125,16 @@ func TestHTTPDispatchAndPanic(t *testing.T) {
 	d.onContextCreate(1, 0)
 	d.onContextCreate(2, 1)
 	d.onContextCreate(3, 1)
-	if a := d.httpCall(2, cbRequestHeaders, 1, true); a != ActionPause || ok.calls != 1 {
+	if a := Action(answer(d.httpCall(2, cbRequestHeaders, 1, true))); a != ActionPause || ok.calls != 1 {
 		t.Fatalf("healthy context: %v, %d calls", a, ok.calls)
 	}
-	if a := d.httpCall(3, cbRequestHeaders, 1, true); a != ActionPause {
+	if a := Action(answer(d.httpCall(3, cbRequestHeaders, 1, true))); a != ActionPause {
 		t.Fatalf("a panicking callback must pause (after answering 500), got %v", a)
 	}
 	if d.https.get(3).state != httpFailed {
 		t.Fatal("context not marked failed")
 	}
-	if a := d.httpCall(3, cbRequestHeaders, 1, true); a != ActionContinue || bad.calls != 1 {
+	if a := Action(answer(d.httpCall(3, cbRequestHeaders, 1, true))); a != ActionContinue || bad.calls != 1 {
 		t.Fatalf("a failed context's code must not run again: %v, %d calls", a, bad.calls)
 	}
 	d.onLog(3)
@@ -162,7 +162,7 @@ func TestNewHTTPContextPanicAnswersAtFirstCallback(t *testing.T) {
 	if d.https.get(2).state != httpPanicPending {
 		t.Fatal("panic in NewHTTPContext not recorded")
 	}
-	if a := d.httpCall(2, cbRequestHeaders, 1, true); a != ActionPause {
+	if a := Action(answer(d.httpCall(2, cbRequestHeaders, 1, true))); a != ActionPause {
 		t.Fatalf("got %v, want PAUSE with a 500", a)
 	}
 }
@@ -170,10 +170,10 @@ func TestNewHTTPContextPanicAnswersAtFirstCallback(t *testing.T) {
 func TestNilHTTPContextContinues(t *testing.T) {
 	d := newDispatcher(func(uint32) RootContext { return &testRoot{} })
 	d.onContextCreate(2, 1)
-	if a := d.httpCall(2, cbResponseHeaders, 1, true); a != ActionContinue {
+	if a := Action(answer(d.httpCall(2, cbResponseHeaders, 1, true))); a != ActionContinue {
 		t.Fatal(a)
 	}
-	if a := d.httpCall(99, cbResponseHeaders, 1, true); a != ActionContinue {
+	if a := Action(answer(d.httpCall(99, cbResponseHeaders, 1, true))); a != ActionContinue {
 		t.Fatal("unknown context")
 	}
 }
@@ -332,7 +332,7 @@ func TestHTTPContextsCreatedLazily(t *testing.T) {
 	r := &testRoot{newHTTP: func(id uint32) HTTPContext { created = append(created, id); return &testHTTP{} }}
 	d := newDispatcher(func(uint32) RootContext { return r })
 	d.onContextCreate(1, 0)
-	if a := d.httpCall(5, cbRequestHeaders, 1, true); a != ActionPause {
+	if a := Action(answer(d.httpCall(5, cbRequestHeaders, 1, true))); a != ActionPause {
 		t.Fatalf("first callback of an unannounced context: %v", a)
 	}
 	if e := d.https.get(5); e == nil || e.rootID != 1 || e.ctx.(*testHTTP).calls != 1 {
@@ -343,7 +343,7 @@ func TestHTTPContextsCreatedLazily(t *testing.T) {
 	if !reflect.DeepEqual(created, []uint32{5, 6}) {
 		t.Fatalf("NewHTTPContext calls: %v, want [5 6]", created)
 	}
-	if a := d.httpCall(1, cbRequestHeaders, 1, true); a != ActionContinue || d.https.get(1) != nil {
+	if a := Action(answer(d.httpCall(1, cbRequestHeaders, 1, true))); a != ActionContinue || d.https.get(1) != nil {
 		t.Fatal("the root context id became an HTTP context")
 	}
 	d.onDelete(5)
@@ -361,13 +361,13 @@ func TestLazyNewHTTPContextPanic(t *testing.T) {
 	r := &testRoot{newHTTP: func(uint32) HTTPContext { calls++; panic("create") }}
 	d := newDispatcher(func(uint32) RootContext { return r })
 	d.onContextCreate(1, 0)
-	if a := d.httpCall(4, cbRequestHeaders, 1, true); a != ActionPause {
+	if a := Action(answer(d.httpCall(4, cbRequestHeaders, 1, true))); a != ActionPause {
 		t.Fatalf("got %v, want PAUSE with a 500", a)
 	}
 	if e := d.https.get(4); e == nil || e.state != httpFailed {
 		t.Fatalf("context 4 not failed: %+v", e)
 	}
-	if a := d.httpCall(4, cbResponseHeaders, 1, true); a != ActionContinue || calls != 1 {
+	if a := Action(answer(d.httpCall(4, cbResponseHeaders, 1, true))); a != ActionContinue || calls != 1 {
 		t.Fatalf("after the failure: %v, %d NewHTTPContext calls", a, calls)
 	}
 	if d.current != 0 {
@@ -422,7 +422,7 @@ func TestHTTPCallbacksReachTheirMethod(t *testing.T) {
 		{cbResponseTrailers, 1, false, "ResponseTrailers 1"},
 	} {
 		c.got = ""
-		if a := d.httpCall(7, tc.cb, tc.size, tc.eos); a != ActionContinue || c.got != tc.want {
+		if a := Action(answer(d.httpCall(7, tc.cb, tc.size, tc.eos))); a != ActionContinue || c.got != tc.want {
 			t.Errorf("%s: ran %q (%v), want %q", httpCallbackNames[tc.cb], c.got, a, tc.want)
 		}
 	}

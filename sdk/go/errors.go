@@ -67,11 +67,19 @@ func (*notInHostError) Unwrap() error { return ErrUnimplemented }
 var errForeignMemory = errors.New("sdk: the host returned memory that proxy_on_memory_allocate did not allocate")
 
 // statusErr converts a host call status to an error. fn names the host
-// function for the error message.
+// function for the error message. It is inlined into every host call
+// wrapper, so it is only the test for OK: in a Wasm guest, the error path
+// inlined there too would be fetched with every call.
 func statusErr(fn string, st uint32) error {
-	switch s := abi.Status(st); s {
-	case abi.StatusOK:
+	if st == uint32(abi.StatusOK) {
 		return nil
+	}
+	return statusError(fn, abi.Status(st))
+}
+
+// statusError is the error of a host call that did not return OK.
+func statusError(fn string, s abi.Status) error {
+	switch s {
 	case abi.StatusNotFound, abi.StatusEmpty, abi.StatusCASMismatch:
 		return s
 	case abi.StatusUnimplemented:

@@ -51,32 +51,32 @@ func proxyOnDelete(contextID uint32) { state.onDelete(contextID) }
 
 //go:wasmexport proxy_on_request_headers
 func proxyOnRequestHeaders(contextID, numHeaders, endOfStream uint32) uint32 {
-	return uint32(state.httpCall(contextID, cbRequestHeaders, int(numHeaders), endOfStream != 0))
+	return answer(state.httpCall(contextID, cbRequestHeaders, int(numHeaders), endOfStream != 0))
 }
 
 //go:wasmexport proxy_on_request_body
 func proxyOnRequestBody(contextID, bodySize, endOfStream uint32) uint32 {
-	return uint32(state.httpCall(contextID, cbRequestBody, int(bodySize), endOfStream != 0))
+	return answer(state.httpCall(contextID, cbRequestBody, int(bodySize), endOfStream != 0))
 }
 
 //go:wasmexport proxy_on_request_trailers
 func proxyOnRequestTrailers(contextID, numTrailers uint32) uint32 {
-	return uint32(state.httpCall(contextID, cbRequestTrailers, int(numTrailers), false))
+	return answer(state.httpCall(contextID, cbRequestTrailers, int(numTrailers), false))
 }
 
 //go:wasmexport proxy_on_response_headers
 func proxyOnResponseHeaders(contextID, numHeaders, endOfStream uint32) uint32 {
-	return uint32(state.httpCall(contextID, cbResponseHeaders, int(numHeaders), endOfStream != 0))
+	return answer(state.httpCall(contextID, cbResponseHeaders, int(numHeaders), endOfStream != 0))
 }
 
 //go:wasmexport proxy_on_response_body
 func proxyOnResponseBody(contextID, bodySize, endOfStream uint32) uint32 {
-	return uint32(state.httpCall(contextID, cbResponseBody, int(bodySize), endOfStream != 0))
+	return answer(state.httpCall(contextID, cbResponseBody, int(bodySize), endOfStream != 0))
 }
 
 //go:wasmexport proxy_on_response_trailers
 func proxyOnResponseTrailers(contextID, numTrailers uint32) uint32 {
-	return uint32(state.httpCall(contextID, cbResponseTrailers, int(numTrailers), false))
+	return answer(state.httpCall(contextID, cbResponseTrailers, int(numTrailers), false))
 }
 
 //go:wasmexport proxy_on_http_call_response
