@@ -125,9 +125,9 @@ type instance struct {
 	// The plugin's delete ring (abi.ExportDeleteRing): its address (0:
 	// none), slots, and the host's count of ids pushed.
 	ring, ringSize, ringHead uint32
-	scratch    [5]uint64
-	logTail    []string // last plugin log lines, for error messages
-	panicMsg   string   // a Go guest's "panic: ..." line
+	scratch                  [5]uint64
+	logTail                  []string // last plugin log lines, for error messages
+	panicMsg                 string   // a Go guest's "panic: ..." line
 
 	bound    atomic.Int32  // streams bound (for pool balancing)
 	callSeq  atomic.Uint64 // incremented when a call starts and ends: odd while in a call
