@@ -156,14 +156,31 @@ func (w *walker) walk(loops []int) ([]int, error) {
 		}
 	}
 	// The function's first instruction gets the check too, so recursion
-	// without loops is interrupted as well.
+	// without loops is interrupted as well; unless straight-line code
+	// (no call, no branch) leads from it to a loop, whose check then runs
+	// first: every function the Go compiler emits opens with its resume
+	// loop, and a second check per call costs a tenth of such a guest's
+	// time.
+	entry := len(loops)
 	loops = append(loops, r.pos)
+	straight := true
 	depth := 1 // the function body is a block
 	for depth > 0 {
 		at := r.pos
 		op, err := r.byte()
 		if err != nil {
 			return loops, fmt.Errorf("body ends before its final end: %w", err)
+		}
+		if straight {
+			switch op {
+			case opLoop:
+				loops = loops[:entry] // the loop's check comes first
+				straight = false
+			case opBlock, 0x01 /* nop */, opLocalGet, opLocalGet + 1 /* local.set */, opLocalGet + 2, /* local.tee */
+				opGlobalGet, opGlobalSet, opI32Const, opI64Const:
+			default:
+				straight = false
+			}
 		}
 		switch {
 		case op >= opI32Eqz && op <= opI64Extend32S:

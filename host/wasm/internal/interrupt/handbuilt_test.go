@@ -475,8 +475,8 @@ func ExampleInstrument() {
 		panic(err)
 	}
 	// The type and function sections are unchanged; a global section is
-	// added, the export section gains the flag, and the function entry and
-	// the loop get the check.
+	// added, the export section gains the flag, and the loop gets the
+	// check (the function opens with it, so its entry needs none).
 	fmt.Printf("% x\n", out[:18])
 	fmt.Printf("% x\n", out[18:26])
 	fmt.Printf("% x\n", out[26:57])
@@ -485,5 +485,31 @@ func ExampleInstrument() {
 	// 00 61 73 6d 01 00 00 00 01 04 01 60 00 00 03 02 01 00
 	// 06 06 01 7f 01 41 00 0b
 	// 07 1d 02 04 73 70 69 6e 00 00 12 77 61 73 6d 67 61 74 65 5f 69 6e 74 65 72 72 75 70 74 03 00
-	// 0a 15 01 13 00 23 00 04 40 00 0b 03 40 23 00 04 40 00 0b 0c 00 0b 0b
+	// 0a 0f 01 0d 00 03 40 23 00 04 40 00 0b 0c 00 0b 0b
+}
+
+// TestEntryCheckOnlyWithoutLeadingLoop: a function whose straight-line
+// start (locals, block, consts) leads to a loop gets only the loop's check;
+// one that can call or branch first keeps its entry check.
+func TestEntryCheckOnlyWithoutLeadingLoop(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		fn   []byte
+		want int
+	}{
+		{"opens with a loop", body(noLocals, 0x03, 0x40, 0x0b, 0x0b), 1},
+		// (local i32) local.get 0 local.set 0 (block (loop))
+		{"straight-line to a loop", body([]byte{0x01, 0x01, 0x7f}, 0x20, 0x00, 0x21, 0x00, 0x02, 0x40, 0x03, 0x40, 0x0b, 0x0b, 0x0b), 1},
+		{"a call before the loop", body(noLocals, 0x10, 0x00, 0x03, 0x40, 0x0b, 0x0b), 2},
+		{"a branch before the loop", body(noLocals, 0x02, 0x40, 0x0c, 0x00, 0x03, 0x40, 0x0b, 0x0b, 0x0b), 2},
+		{"no loop", body(noLocals, 0x0b), 1},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			in := mod(sec(1, vec(funcVoid)), sec(3, vec([]byte{0x00})), sec(10, vec(tc.fn)))
+			out := mustInstrument(t, in)
+			if got := checkInstrumented(t, in, out); got != tc.want {
+				t.Fatalf("%d checks, want %d", got, tc.want)
+			}
+		})
+	}
 }
