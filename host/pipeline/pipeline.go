@@ -130,6 +130,17 @@ type Exchange struct {
 
 	streams []*wasm.Stream
 	hosts   []stepHost
+	// wake is signalled when a paused step may have been resumed; one for
+	// all steps, which run one at a time (a waiting step checks its own
+	// state when woken).
+	wake chan struct{}
+	// inline holds the per-step slices of a short chain: one allocation
+	// per request instead of four.
+	inline struct {
+		streams [inlineSteps]*wasm.Stream
+		hosts   [inlineSteps]stepHost
+		skip    [inlineSteps]bool
+	}
 
 	mu        sync.Mutex
 	local     *wasm.LocalResponse
@@ -156,13 +167,16 @@ func (c *Chain) StartObserved(ctx context.Context, props Props, reqHeaders *wasm
 		props:      props,
 		Observer:   obs,
 		ReqHeaders: reqHeaders,
-		streams:    make([]*wasm.Stream, n),
-		hosts:      make([]stepHost, n),
-		skip:       make([]bool, n),
+		wake:       make(chan struct{}, 1),
 		localBy:    -1,
 	}
+	if n <= inlineSteps {
+		x.streams, x.hosts, x.skip = x.inline.streams[:n], x.inline.hosts[:n], x.inline.skip[:n]
+	} else {
+		x.streams, x.hosts, x.skip = make([]*wasm.Stream, n), make([]stepHost, n), make([]bool, n)
+	}
 	for i := range c.steps {
-		x.hosts[i] = stepHost{x: x, i: i, wake: make(chan struct{}, 1)}
+		x.hosts[i] = stepHost{x: x, i: i}
 		s, err := c.steps[i].Plugin.NewStream(ctx, &x.hosts[i])
 		if err != nil {
 			if ferr := x.failed(i, err); ferr != nil {
@@ -175,6 +189,10 @@ func (c *Chain) StartObserved(ctx context.Context, props Props, reqHeaders *wasm
 	}
 	return x, nil
 }
+
+// inlineSteps is the longest chain whose per-step state is allocated with
+// its Exchange.
+const inlineSteps = 6
 
 // Local returns the local response a plugin sent, or nil.
 func (x *Exchange) Local() *wasm.LocalResponse {
@@ -238,7 +256,7 @@ func (x *Exchange) runThen(i int, ph Phase, call func(*wasm.Stream) (abi.Action,
 			return nil
 		}
 		select {
-		case <-h.wake:
+		case <-x.wake:
 			s.Sync() // let the guest call that resumed us finish
 		case <-x.ctx.Done():
 			return &StepError{Plugin: x.chain.steps[i].Plugin.Info().Name, Err: fmt.Errorf("%w: %v", ErrNotResumed, x.ctx.Err())}
@@ -410,9 +428,8 @@ func (x *Exchange) Close() {
 
 // stepHost is the wasm.StreamHost of one step.
 type stepHost struct {
-	x    *Exchange
-	i    int
-	wake chan struct{}
+	x *Exchange
+	i int
 
 	mu        sync.Mutex
 	continued bool
@@ -437,7 +454,7 @@ func (h *stepHost) UseQuota(ctx context.Context, key string, period wasm.QuotaPe
 
 func (h *stepHost) signal() {
 	select {
-	case h.wake <- struct{}{}:
+	case h.x.wake <- struct{}{}:
 	default:
 	}
 }

@@ -198,7 +198,9 @@ func (in *instance) readKV(stack []uint64) (key, value string, st abi.Status) {
 	if !ok1 || !ok2 {
 		return "", "", abi.StatusInvalidMemoryAccess
 	}
-	return string(k), string(v), abi.StatusOK
+	// One copy for both: a header written from a plugin is one allocation.
+	kv := string(k) + string(v)
+	return kv[:len(k)], kv[len(k):], abi.StatusOK
 }
 
 // hostAddHeaderMapValue is proxy_add_header_map_value(map_type, key_ptr,
