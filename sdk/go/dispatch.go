@@ -342,7 +342,11 @@ func (d *dispatcher) httpCall(id uint32, cb httpCallback, size int, eos bool) (a
 	a = actionUnset
 	defer d.httpRecover()
 	if e.state == httpUncreated {
-		if r := d.root(e.rootID); r != nil {
+		r := d.lastRootCtx
+		if e.rootID != d.lastRootID || e.rootID == 0 {
+			r = d.root(e.rootID)
+		}
+		if r != nil {
 			e.ctx = r.NewHTTPContext(id)
 		}
 		e.state = httpOK
@@ -400,7 +404,10 @@ func (d *dispatcher) httpRecover() {
 			d.httpPanicked(p)
 		}
 	}
-	d.exit()
+	d.current = 0 // d.exit, without the call
+	if len(pins) > 0 {
+		releasePins()
+	}
 }
 
 // httpPanicked handles a panic in callback d.callback of context
