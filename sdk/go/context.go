@@ -38,7 +38,10 @@ type RootContext interface {
 	// OnPluginDone is called when the host stops the plugin. Return true.
 	OnPluginDone() bool
 	// NewHTTPContext creates the context of one request. Returning nil
-	// lets every request through untouched.
+	// lets every request through untouched. A plugin that keeps nothing
+	// per request may return the same context for every request: an
+	// allocation in a Wasm guest costs about as much as the rest of a
+	// request's callbacks (the SDK template does this).
 	NewHTTPContext(contextID uint32) HTTPContext
 }
 
