@@ -26,7 +26,8 @@ func init() {
 
 type rootContext struct {
 	sdk.DefaultRootContext
-	cfg *config
+	http httpContext // every request's context (see NewHTTPContext)
+	cfg  *config
 }
 
 // OnPluginStart parses the configuration; a bad one is logged and rejected.
@@ -45,7 +46,13 @@ func (r *rootContext) OnPluginStart(int) bool {
 	return true
 }
 
-func (r *rootContext) NewHTTPContext(uint32) sdk.HTTPContext { return &httpContext{cfg: r.cfg} }
+// NewHTTPContext returns the root's one context: it keeps nothing per
+// request, and an allocation per request costs a Wasm guest more than the
+// rest of its callbacks.
+func (r *rootContext) NewHTTPContext(uint32) sdk.HTTPContext {
+	r.http.cfg = r.cfg
+	return &r.http
+}
 
 type httpContext struct {
 	sdk.DefaultHTTPContext
