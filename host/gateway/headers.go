@@ -28,7 +28,11 @@ func (c *nameCache) get(k string) string {
 	v := c.conv(k)
 	c.mu.Lock()
 	if c.n < maxCachedNames {
-		c.m.Store(k, v)
+		// Copies: k and v may share memory with a larger string (a
+		// header a plugin wrote is one string of name and value), which
+		// the cache would otherwise keep alive.
+		ck := strings.Clone(k)
+		c.m.Store(ck, c.conv(ck))
 		c.n++
 	}
 	c.mu.Unlock()
