@@ -103,8 +103,8 @@ func b2u(b bool) uint32 {
 }
 
 // wasmgate_hooks also declares abi.HookLazyContexts: the dispatcher
-// creates HTTP contexts on their first callback (dispatcher.http) and its
-// on_done returns true for them.
+// creates HTTP contexts on their first callback (dispatcher.httpCall,
+// lazyParent) and its on_done returns true for them.
 //
 //go:wasmexport wasmgate_hooks
 func wasmgateHooks() uint32 { return uint32(declaredHooks) | abi.HookLazyContexts }
