@@ -448,3 +448,63 @@ func TestPoolGrowsWhenCallsWait(t *testing.T) {
 		t.Fatalf("sequential fast calls grew the pool: %+v", st)
 	}
 }
+
+// TestStreamsKeepToFewInstances checks pick: while an instance is not in
+// a call, new streams keep binding to it; one opened while it is busy
+// goes to another instance; a retired instance gets no new streams.
+func TestStreamsKeepToFewInstances(t *testing.T) {
+	e := newEngine(t, EngineConfig{})
+	p := newPlugin(t, e, guest(t, "rawguest"), PluginConfig{PoolMin: 4, PoolMax: 4, CallTimeout: 5 * time.Second})
+	ctx := context.Background()
+	var open []*Stream // closed however the test ends: Close waits for bound streams
+	defer func() {
+		for _, s := range open {
+			s.Close()
+		}
+	}()
+	newStream := func(h ...[2]string) *Stream {
+		t.Helper()
+		s, err := p.NewStream(ctx, newFakeStream(h...))
+		if err != nil {
+			t.Fatal(err)
+		}
+		open = append(open, s)
+		return s
+	}
+	slow := newStream([2]string{"x-spin-ms", "300"})
+	hot := slow.in
+	for i := 0; i < 50; i++ {
+		s := newStream()
+		if s.in != hot {
+			t.Fatalf("stream %d went to another instance while the first one was idle", i)
+		}
+		if _, err := s.OnRequestHeaders(3, true); err != nil {
+			t.Fatal(err)
+		}
+		s.Close()
+	}
+	done := make(chan error, 1)
+	go func() {
+		_, err := slow.OnRequestHeaders(4, true)
+		done <- err
+	}()
+	waitFor(t, "the slow call to start", func() bool { return hot.callSeq.Load()&1 == 1 })
+	busy := newStream()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if busy.in == hot {
+		t.Fatal("a stream opened while its instance was in a call was bound to it")
+	}
+
+	hot.mu.Lock()
+	p.retire(hot)
+	hot.mu.Unlock()
+	for i := 0; i < 10; i++ {
+		s := newStream()
+		if s.in == hot {
+			t.Fatal("a retired instance got a new stream")
+		}
+		s.Close()
+	}
+}

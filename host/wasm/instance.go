@@ -129,6 +129,7 @@ type instance struct {
 	logTail                  []string // last plugin log lines, for error messages
 	panicMsg                 string   // a Go guest's "panic: ..." line
 
+	live     bool          // in p.live, accepting new streams; p.mu
 	bound    atomic.Int32  // streams bound (for pool balancing)
 	callSeq  atomic.Uint64 // incremented when a call starts and ends: odd while in a call
 	timeout  atomic.Int64  // of the running call, ns; read by the watchdog

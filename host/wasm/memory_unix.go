@@ -6,6 +6,7 @@ import (
 	"os"
 	"sync"
 	"syscall"
+	"unsafe"
 
 	"github.com/tetratelabs/wazero/experimental"
 )
@@ -26,6 +27,15 @@ import (
 //
 // Untouched reserved pages cost neither memory nor commit charge
 // (PROT_NONE); the kernel zero-fills committed pages on first touch.
+//
+// On Linux the reservation starts on a 2 MiB boundary and asks for
+// transparent huge pages (madvise, for systems whose THP mode is
+// "madvise", the usual default): a Go guest's hot data (its runtime's
+// globals, stacks and heap) then sits in a few huge pages instead of
+// hundreds of 4 KiB ones, and a request through several plugins misses
+// the TLB less, which costs twice as much in a virtual machine. The cost
+// is memory: a huge page is backed whole once touched, up to 2 MiB more
+// per instance in the worst case. THP mode "never" turns this off.
 // When the reservation fails (a tight address-space ulimit), the memory
 // falls back to the Go heap.
 var memoryAllocator experimental.MemoryAllocator = experimental.MemoryAllocatorFunc(newReservedMemory)
@@ -35,6 +45,7 @@ var osPageSize = uint64(os.Getpagesize())
 // reservedMemory is one guest's linear memory.
 type reservedMemory struct {
 	mu        sync.Mutex
+	whole     []byte // the mapping, with its alignment slack
 	res       []byte // the whole reservation
 	committed uint64 // bytes made readable and writable, from the start
 }
@@ -44,11 +55,18 @@ func newReservedMemory(capBytes, maxBytes uint64) experimental.LinearMemory {
 	if size == 0 || size > 1<<34 {
 		return &heapMemory{buf: make([]byte, 0, capBytes), max: maxBytes}
 	}
-	res, err := syscall.Mmap(-1, 0, int(size), syscall.PROT_NONE, syscall.MAP_PRIVATE|syscall.MAP_ANON)
+	align := uint64(hugePageSize)
+	whole, err := syscall.Mmap(-1, 0, int(size+align), syscall.PROT_NONE, syscall.MAP_PRIVATE|syscall.MAP_ANON)
 	if err != nil {
 		return &heapMemory{buf: make([]byte, 0, capBytes), max: maxBytes}
 	}
-	return &reservedMemory{res: res}
+	off := uint64(0)
+	if align > 0 {
+		off = (align - uint64(uintptr(unsafe.Pointer(&whole[0])))%align) % align
+	}
+	res := whole[off : off+size : off+size]
+	adviseHugePages(res)
+	return &reservedMemory{whole: whole, res: res}
 }
 
 // Reallocate makes the first size bytes accessible and returns them. It
@@ -76,8 +94,8 @@ func (m *reservedMemory) Free() {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if m.res != nil {
-		_ = syscall.Munmap(m.res) // only fails for a bad range, which this is not
-		m.res, m.committed = nil, 0
+		_ = syscall.Munmap(m.whole) // only fails for a bad range, which this is not
+		m.whole, m.res, m.committed = nil, nil, 0
 	}
 }
 
