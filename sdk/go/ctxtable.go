@@ -31,34 +31,37 @@ func (t *httpTable) get(id uint32) *httpEntry {
 	return nil
 }
 
-// put adds or replaces the entry of id and returns where it is stored.
-// Its common case, a new id whose slot is free, is kept short: it runs
-// for every request.
-func (t *httpTable) put(id uint32, e httpEntry) *httpEntry {
+// entry returns the entry of id, adding a zero one when there is none.
+// Its common case, a new id whose slot is free, is short enough to be
+// inlined: it runs for every request.
+func (t *httpTable) entry(id uint32) *httpEntry {
 	if s := &t.slots[id&(httpSlots-1)]; s.id == 0 && id != 0 {
-		s.id, s.e = id, e
+		s.id = id
 		t.n++
 		return &s.e
 	}
-	return t.putSlow(id, e)
+	return t.entrySlow(id)
 }
 
-// putSlow is put when the slot is taken: by id itself (replace) or by
-// another id (spill).
-func (t *httpTable) putSlow(id uint32, e httpEntry) *httpEntry {
+// entrySlow is entry when the slot is taken: by id itself or by another
+// id (spill).
+func (t *httpTable) entrySlow(id uint32) *httpEntry {
 	if p := t.get(id); p != nil {
-		*p = e
 		return p
 	}
 	t.n++
 	if t.spill == nil {
 		t.spill = map[uint32]*httpEntry{}
 	}
-	// Only a spilled entry is allocated (e is a copy: taking its address
-	// would move every put's argument to the heap).
-	p := new(httpEntry)
-	*p = e
+	p := new(httpEntry) // only a spilled entry is allocated
 	t.spill[id] = p
+	return p
+}
+
+// put adds or replaces the entry of id and returns where it is stored.
+func (t *httpTable) put(id uint32, e httpEntry) *httpEntry {
+	p := t.entry(id)
+	*p = e
 	return p
 }
 

@@ -67,12 +67,16 @@ type deleteRing struct {
 // between two of its calls.
 const deleteRingSize = 256
 
-// takeDeletes deletes the contexts whose ids the host put in the ring.
+// takeDeletes deletes the contexts whose ids the host put in the ring
+// (deleteHTTP, inlined: this runs for every request).
 func (d *dispatcher) takeDeletes() {
 	r := &d.deletes
 	for r.tail != r.head {
-		d.deleteHTTP(r.ids[r.tail&(deleteRingSize-1)])
+		id := r.ids[r.tail&(deleteRingSize-1)]
 		r.tail++
+		if d.https.delete(id) && len(d.callouts) > 0 {
+			d.dropCallouts(id)
+		}
 	}
 }
 
@@ -331,16 +335,25 @@ func (d *dispatcher) httpCall(id uint32, cb httpCallback, size int, eos bool) (a
 		d.takeDeletes()
 	}
 	e := d.https.get(id)
-	if e == nil || e.state != httpOK {
-		var run bool
-		if e, a, run = d.httpPrepare(id, e); !run {
+	if e == nil {
+		// A stream's first callback (lazy contexts): the usual case.
+		parentID, ok := d.lazyParent(id)
+		if !ok {
+			d.exit()
+			return ActionContinue
+		}
+		e = d.https.entry(id)
+		e.rootID, e.state = parentID, httpUncreated
+	} else if e.state != httpOK {
+		if a, run := d.httpNotOK(id, e); !run {
 			d.exit()
 			return a
 		}
 	}
 	d.current, d.callback, d.inHTTP = id, cb, true
 	a = actionUnset
-	defer d.httpRecover()
+	inHTTP = d
+	defer httpRecover()
 	if e.state == httpUncreated {
 		r := d.lastRootCtx
 		if e.rootID != d.lastRootID || e.rootID == 0 {
@@ -373,31 +386,30 @@ func (d *dispatcher) httpCall(id uint32, cb httpCallback, size int, eos bool) (a
 	return act
 }
 
-// httpPrepare handles an HTTP callback whose context is new or not in
-// order. run reports whether the callback goes on with e; when it does
-// not, a is the callback's answer.
-func (d *dispatcher) httpPrepare(id uint32, e *httpEntry) (_ *httpEntry, a Action, run bool) {
-	if e == nil {
-		parentID, ok := d.lazyParent(id)
-		if !ok {
-			return nil, ActionContinue, false
-		}
-		return d.https.put(id, httpEntry{rootID: parentID, state: httpUncreated}), 0, true
-	}
+// httpNotOK handles an HTTP callback whose context is not in order (its
+// state is not httpOK). run reports whether the callback goes on; when it
+// does not, a is the callback's answer.
+func (d *dispatcher) httpNotOK(id uint32, e *httpEntry) (a Action, run bool) {
 	switch e.state {
 	case httpPanicPending:
 		d.current = id
 		d.failHTTP(id)
-		return e, ActionPause, false
+		return ActionPause, false
 	case httpFailed:
-		return e, ActionContinue, false
+		return ActionContinue, false
 	}
-	return e, 0, true
+	return 0, true
 }
+
+// inHTTP is the dispatcher whose httpCall runs, for httpRecover: a
+// deferred function without receiver or arguments needs no wrapper, which
+// saves a call per callback.
+var inHTTP *dispatcher
 
 // httpRecover ends an HTTP callback (deferred by httpCall). After a panic
 // in the plugin's code it logs it and answers the request with a 500.
-func (d *dispatcher) httpRecover() {
+func httpRecover() {
+	d := inHTTP
 	if d.inHTTP {
 		d.inHTTP = false
 		if p := recover(); p != nil {

@@ -45,16 +45,30 @@ func setHeaders(t abi.MapType, pairs [][2]string) error {
 	return statusErr(abi.FuncSetHeaderMapPairs, st)
 }
 
+// addHeader, replaceHeader and removeHeader are short enough to be
+// inlined into the exported functions, and with them into the plugin's
+// code (a Go call costs a hundred or more instructions in a Wasm guest):
+// their error path is a call.
+
 func addHeader(t abi.MapType, key, value string) error {
-	return statusErr(abi.FuncAddHeaderMapValue, proxyAddHeaderMapValue(uint32(t), key, value))
+	if st := proxyAddHeaderMapValue(uint32(t), key, value); st != uint32(abi.StatusOK) {
+		return statusError(abi.FuncAddHeaderMapValue, abi.Status(st))
+	}
+	return nil
 }
 
 func replaceHeader(t abi.MapType, key, value string) error {
-	return statusErr(abi.FuncReplaceHeaderMapValue, proxyReplaceHeaderMapValue(uint32(t), key, value))
+	if st := proxyReplaceHeaderMapValue(uint32(t), key, value); st != uint32(abi.StatusOK) {
+		return statusError(abi.FuncReplaceHeaderMapValue, abi.Status(st))
+	}
+	return nil
 }
 
 func removeHeader(t abi.MapType, key string) error {
-	return statusErr(abi.FuncRemoveHeaderMapValue, proxyRemoveHeaderMapValue(uint32(t), key))
+	if st := proxyRemoveHeaderMapValue(uint32(t), key); st != uint32(abi.StatusOK) {
+		return statusError(abi.FuncRemoveHeaderMapValue, abi.Status(st))
+	}
+	return nil
 }
 
 // GetHTTPRequestHeader returns the first value of a request header, or

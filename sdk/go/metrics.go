@@ -37,7 +37,10 @@ func DefineCounterMetric(name string) (Counter, error) {
 
 // Increment adds delta to the counter.
 func (c Counter) Increment(delta uint64) error {
-	return statusErr(abi.FuncIncrementMetric, proxyIncrementMetric(c.id, int64(delta)))
+	if st := proxyIncrementMetric(c.id, int64(delta)); st != uint32(abi.StatusOK) {
+		return statusError(abi.FuncIncrementMetric, abi.Status(st))
+	}
+	return nil
 }
 
 // Value returns the counter's current value.
