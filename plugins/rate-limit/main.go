@@ -31,6 +31,10 @@ type root struct {
 	// those not logged since, not once per request.
 	lastLog    time.Time
 	suppressed int
+
+	// keyBuf is where bucketKey builds keys (an instance runs one
+	// callback at a time), so a key costs one allocation.
+	keyBuf []byte
 }
 
 const logEvery = 10 * time.Second
@@ -73,34 +77,38 @@ func prop(path ...string) string {
 
 // bucketKey builds the bucket name from the configured key parts.
 func (c *ctx) bucketKey(method, route, override string) string {
-	var b strings.Builder
-	b.WriteString(c.root.cfg.keyPrefix)
-	b.WriteString(override)
+	b := append(c.root.keyBuf[:0], c.root.cfg.keyPrefix...)
+	b = append(b, override...)
 	for _, p := range c.root.cfg.key {
-		b.WriteByte('|')
-		b.WriteString(p.kind)
-		b.WriteByte('=')
+		b = append(b, '|')
+		b = append(b, p.kind...)
+		b = append(b, '=')
 		switch p.kind {
 		case "stage":
-			b.WriteString(prop("wasmgate", "stage"))
+			b = append(b, prop("wasmgate", "stage")...)
 		case "route":
-			b.WriteString(method + " " + route)
+			b = append(b, method...)
+			b = append(b, ' ')
+			b = append(b, route...)
 		case "method":
-			b.WriteString(method)
+			b = append(b, method...)
 		case "ip":
 			addr := prop("source", "address")
 			if i := strings.LastIndexByte(addr, ':'); i > 0 {
 				addr = addr[:i]
 			}
-			b.WriteString(addr)
+			b = append(b, addr...)
 		case "api_key":
-			b.WriteString(prop("wasmgate", "api_key", "id"))
+			b = append(b, prop("wasmgate", "api_key", "id")...)
 		case "header":
 			v, _ := sdk.GetHTTPRequestHeader(p.name)
-			b.WriteString(v)
+			b = append(b, v...)
 		}
 	}
-	return b.String()
+	if cap(b) <= 4<<10 { // a huge header value does not stay
+		c.root.keyBuf = b
+	}
+	return string(b)
 }
 
 func (c *ctx) OnHTTPRequestHeaders(int, bool) sdk.Action {

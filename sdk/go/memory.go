@@ -27,7 +27,7 @@ var (
 
 	// Return slots for the host (u32 pointer, u32 size, u32 extra).
 	retPtr, retSize, retExtra uint32
-	retU64                    uint64
+	retU64, retU64b           uint64
 
 	// scratch buffers reused to serialize header maps and property paths
 	// passed to the host. The host reads them before returning.

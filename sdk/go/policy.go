@@ -41,9 +41,11 @@ func TakeTokens(key string, ratePerSecond float64, burst, cost int) (Tokens, err
 	if rateMilli == 0 {
 		rateMilli = 1
 	}
-	var remaining, retryMs, resetMs uint32
-	st := wasmgateTokenBucketTake(key, rateMilli, uint32(burst), uint32(cost), &remaining, &retryMs, &resetMs)
+	// The package's return slots, not locals: a local whose address goes
+	// to the host is allocated on the heap (see memory.go).
+	st := wasmgateTokenBucketTake(key, rateMilli, uint32(burst), uint32(cost), &retPtr, &retSize, &retExtra)
 	runtime.KeepAlive(key)
+	remaining, retryMs, resetMs := retPtr, retSize, retExtra
 	t := Tokens{
 		Remaining:  int(remaining),
 		RetryAfter: time.Duration(retryMs) * time.Millisecond,
@@ -86,9 +88,9 @@ func UseQuota(key string, period QuotaPeriod, limit, n int64) (Quota, error) {
 	if limit <= 0 || n <= 0 {
 		return Quota{}, ErrBadArgument
 	}
-	var remaining, resetMs uint64
-	st := wasmgateQuotaUse(key, uint32(period), limit, n, &remaining, &resetMs)
+	st := wasmgateQuotaUse(key, uint32(period), limit, n, &retU64, &retU64b) // see TakeTokens
 	runtime.KeepAlive(key)
+	remaining, resetMs := retU64, retU64b
 	q := Quota{Remaining: int64(remaining), ResetAt: time.UnixMilli(int64(resetMs)).UTC()}
 	switch err := statusErr(abi.ExtModule+"."+abi.ExtQuotaUse, st); {
 	case err == nil:
