@@ -9,7 +9,7 @@ EMBED   := cmd/wasmgate/embedded/plugins
 PLUGIN_DIRS := $(patsubst %/main.go,%,$(wildcard plugins/*/main.go)) sdk/go/template
 C_PLUGIN_DIRS := $(patsubst %/Makefile,%,$(wildcard plugins/*/Makefile))
 
-.PHONY: all run build test test-race test-long bench conformance guests plugins lint check clean
+.PHONY: all run build test test-race test-long bench instr-cost conformance guests plugins lint check clean
 
 all: build
 
@@ -35,6 +35,10 @@ test-long:
 bench: build
 	$(GO) test -run '^$$' -bench . -benchmem -count 1 ./host/wasm/ ./host/gateway/ ./host/deploy/ ./host/observe/ ./host/policy/... ./sdk/go/template/
 	$(GO) run ./internal/cmd/proxybench -wasmgate $(BIN)
+
+## instr-cost: instructions and cache misses per request through the gateway (e2e benchmarks under cachegrind; deterministic where timings are not); needs valgrind. BENCH=REGEX picks the benchmarks
+instr-cost:
+	$(GO) run ./internal/cmd/instrcost $(if $(BENCH),-bench '$(BENCH)')
 
 ## conformance: the Proxy-Wasm ABI conformance suite
 conformance:
