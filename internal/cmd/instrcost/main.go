@@ -50,10 +50,12 @@ func run(bench string, n int) error {
 	}
 	defer os.RemoveAll(dir)
 	bin := filepath.Join(dir, "e2e.test")
-	if err := command("go", "test", "-c", "-o", bin, "./e2e").Run(); err != nil {
+	if err := command("go", "test", "-c", "-o", bin, ".").Run(); err != nil {
 		return fmt.Errorf("building the e2e benchmarks: %w", err)
 	}
-	out, err := exec.Command(bin, "-test.list", "^Benchmark.*"+strings.TrimPrefix(bench, "^")).Output()
+	list := exec.Command(bin, "-test.list", "^Benchmark.*"+strings.TrimPrefix(bench, "^"))
+	list.Dir = "e2e"
+	out, err := list.Output()
 	if err != nil {
 		return fmt.Errorf("listing the benchmarks: %w", err)
 	}
@@ -64,7 +66,9 @@ func run(bench string, n int) error {
 	// Natively first: the plugins' machine code goes to the on-disk
 	// compilation cache, so the runs under cachegrind load it instead of
 	// compiling for minutes.
-	if err := command(bin, "-test.run", "^$", "-test.bench", "^("+strings.Join(names, "|")+")$", "-test.benchtime", "1x").Run(); err != nil {
+	warm := command(bin, "-test.run", "^$", "-test.bench", "^("+strings.Join(names, "|")+")$", "-test.benchtime", "1x")
+	warm.Stdout = os.Stderr
+	if err := warm.Run(); err != nil {
 		return fmt.Errorf("warming the compilation cache: %w", err)
 	}
 	fmt.Printf("per request, %d vs %d requests under cachegrind (instructions; L1 instruction, L1 data and last-level misses)\n\n", n, 4*n)
@@ -80,8 +84,9 @@ func run(bench string, n int) error {
 			// runs), no rdtscp (valgrind does not emulate it), no
 			// asynchronous preemption (signals).
 			cmd.Env = append(os.Environ(), "GOGC=off", "GODEBUG=cpu.rdtscp=off,asyncpreemptoff=1")
-			cmd.Stdout = nil
-			if err := cmd.Run(); err != nil {
+			cmd.Stderr = nil // valgrind's and the benchmark's chatter
+			if out, err := cmd.CombinedOutput(); err != nil {
+				os.Stderr.Write(out)
 				return fmt.Errorf("%s under cachegrind: %w", name, err)
 			}
 			if res[i], err = readProfile(file); err != nil {
@@ -102,8 +107,11 @@ func run(bench string, n int) error {
 	return nil
 }
 
+// command runs in the e2e folder, where its tests run (go test -c
+// leaves the binary elsewhere).
 func command(name string, args ...string) *exec.Cmd {
 	cmd := exec.Command(name, args...)
+	cmd.Dir = "e2e"
 	cmd.Stderr = os.Stderr
 	return cmd
 }
