@@ -352,7 +352,7 @@ func (d *dispatcher) httpCall(id uint32, cb httpCallback, size int, eos bool) (a
 	}
 	d.current, d.callback, d.inHTTP = id, cb, true
 	a = actionUnset
-	inHTTP = d
+	httpDispatcher = d
 	defer httpRecover()
 	if e.state == httpUncreated {
 		r := d.lastRootCtx
@@ -401,15 +401,15 @@ func (d *dispatcher) httpNotOK(id uint32, e *httpEntry) (a Action, run bool) {
 	return 0, true
 }
 
-// inHTTP is the dispatcher whose httpCall runs, for httpRecover: a
+// httpDispatcher is the dispatcher whose httpCall runs, for httpRecover: a
 // deferred function without receiver or arguments needs no wrapper, which
 // saves a call per callback.
-var inHTTP *dispatcher
+var httpDispatcher *dispatcher
 
 // httpRecover ends an HTTP callback (deferred by httpCall). After a panic
 // in the plugin's code it logs it and answers the request with a 500.
 func httpRecover() {
-	d := inHTTP
+	d := httpDispatcher
 	if d.inHTTP {
 		d.inHTTP = false
 		if p := recover(); p != nil {
