@@ -152,7 +152,7 @@ func (p *Plugin) newInstance() (_ *instance, err error) {
 		nextToken: 1,
 	}
 	// The instance is the innermost value: host calls look it up first.
-	in.ctx = context.WithValue(experimental.WithMemoryAllocator(context.Background(), memoryAllocator), instanceKey{}, in)
+	in.ctx = &callContext{in: in}
 
 	cfg := wazero.NewModuleConfig().
 		WithName("").
@@ -166,7 +166,8 @@ func (p *Plugin) newInstance() (_ *instance, err error) {
 	for k, v := range p.cfg.Env {
 		cfg = cfg.WithEnv(k, v)
 	}
-	mod, err := p.rt.rt.InstantiateModule(in.ctx, p.cm, cfg)
+	// The memory allocator is only asked when the memory is created.
+	mod, err := p.rt.rt.InstantiateModule(experimental.WithMemoryAllocator(in.ctx, memoryAllocator), p.cm, cfg)
 	if err != nil {
 		ce := p.callError("instantiate", ErrTrap, err.Error())
 		ce.Start = true
