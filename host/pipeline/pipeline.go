@@ -134,9 +134,10 @@ type Exchange struct {
 	// all steps, which run one at a time (a waiting step checks its own
 	// state when woken).
 	wake chan struct{}
-	// inline holds the per-step slices of a short chain: one allocation
-	// per request instead of four.
+	// inline holds the per-step state of a short chain, the plugins'
+	// streams included: one allocation per request instead of 4 + steps.
 	inline struct {
+		mem     [inlineSteps]wasm.Stream
 		streams [inlineSteps]*wasm.Stream
 		hosts   [inlineSteps]stepHost
 		skip    [inlineSteps]bool
@@ -177,7 +178,14 @@ func (c *Chain) StartObserved(ctx context.Context, props Props, reqHeaders *wasm
 	}
 	for i := range c.steps {
 		x.hosts[i] = stepHost{x: x, i: i}
-		s, err := c.steps[i].Plugin.NewStream(ctx, &x.hosts[i])
+		var s *wasm.Stream
+		var err error
+		if n <= inlineSteps {
+			s = &x.inline.mem[i]
+			err = c.steps[i].Plugin.NewStreamAt(ctx, &x.hosts[i], s)
+		} else {
+			s, err = c.steps[i].Plugin.NewStream(ctx, &x.hosts[i])
+		}
 		if err != nil {
 			if ferr := x.failed(i, err); ferr != nil {
 				x.Close()

@@ -31,10 +31,21 @@ type Stream struct {
 // creates it at its first callback instead). Close must be called when the
 // request ends.
 func (p *Plugin) NewStream(ctx context.Context, host StreamHost) (*Stream, error) {
+	s := new(Stream)
+	if err := p.NewStreamAt(ctx, host, s); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+// NewStreamAt is NewStream into memory the caller provides: s must be a
+// zero Stream that outlives the stream (a field of the caller's
+// per-request state, which saves an allocation per plugin and request).
+func (p *Plugin) NewStreamAt(ctx context.Context, host StreamHost, s *Stream) error {
 	for attempt := 0; ; attempt++ {
 		in, err := p.acquire(ctx)
 		if err != nil {
-			return nil, err
+			return err
 		}
 		in.lock()
 		if in.dead {
@@ -44,9 +55,9 @@ func (p *Plugin) NewStream(ctx context.Context, host StreamHost) (*Stream, error
 			if attempt < 3 {
 				continue
 			}
-			return nil, p.callError(abi.ExportOnContextCreate, ErrInstanceLost, "")
+			return p.callError(abi.ExportOnContextCreate, ErrInstanceLost, "")
 		}
-		s := &Stream{p: p, in: in, host: host, id: in.nextID}
+		*s = Stream{p: p, in: in, host: host, id: in.nextID}
 		in.nextID++
 		if in.nextID == 0 {
 			in.nextID = rootContextID + 1
@@ -62,11 +73,12 @@ func (p *Plugin) NewStream(ctx context.Context, host StreamHost) (*Stream, error
 			in.streams.delete(s.id)
 			in.bound.Add(-1)
 			in.mu.Unlock()
-			return nil, err
+			*s = Stream{}
+			return err
 		}
 		s.phase = phContextCreate
 		in.mu.Unlock()
-		return s, nil
+		return nil
 	}
 }
 
