@@ -151,7 +151,7 @@ func (p *Plugin) newInstance() (_ *instance, err error) {
 		httpCalls: map[uint32]uint32{},
 		nextToken: 1,
 	}
-	// The instance is the innermost value: host calls look it up first.
+	// Every call carries the instance (see callContext).
 	in.ctx = &callContext{in: in}
 
 	cfg := wazero.NewModuleConfig().

@@ -27,6 +27,8 @@ import (
 //
 // Untouched reserved pages cost neither memory nor commit charge
 // (PROT_NONE); the kernel zero-fills committed pages on first touch.
+// When the reservation fails (a tight address-space ulimit), the memory
+// falls back to the Go heap.
 //
 // On Linux the reservation starts on a 2 MiB boundary and asks for
 // transparent huge pages (madvise, for systems whose THP mode is
@@ -36,8 +38,6 @@ import (
 // the TLB less, which costs twice as much in a virtual machine. The cost
 // is memory: a huge page is backed whole once touched, up to 2 MiB more
 // per instance in the worst case. THP mode "never" turns this off.
-// When the reservation fails (a tight address-space ulimit), the memory
-// falls back to the Go heap.
 var memoryAllocator experimental.MemoryAllocator = experimental.MemoryAllocatorFunc(newReservedMemory)
 
 var osPageSize = uint64(os.Getpagesize())
