@@ -171,22 +171,16 @@ func (c *Chain) StartObserved(ctx context.Context, props Props, reqHeaders *wasm
 		wake:       make(chan struct{}, 1),
 		localBy:    -1,
 	}
+	var mem []wasm.Stream // the streams themselves
 	if n <= inlineSteps {
-		x.streams, x.hosts, x.skip = x.inline.streams[:n], x.inline.hosts[:n], x.inline.skip[:n]
+		mem, x.streams, x.hosts, x.skip = x.inline.mem[:n], x.inline.streams[:n], x.inline.hosts[:n], x.inline.skip[:n]
 	} else {
-		x.streams, x.hosts, x.skip = make([]*wasm.Stream, n), make([]stepHost, n), make([]bool, n)
+		mem, x.streams, x.hosts, x.skip = make([]wasm.Stream, n), make([]*wasm.Stream, n), make([]stepHost, n), make([]bool, n)
 	}
 	for i := range c.steps {
 		x.hosts[i] = stepHost{x: x, i: i}
-		var s *wasm.Stream
-		var err error
-		if n <= inlineSteps {
-			s = &x.inline.mem[i]
-			err = c.steps[i].Plugin.NewStreamAt(ctx, &x.hosts[i], s)
-		} else {
-			s, err = c.steps[i].Plugin.NewStream(ctx, &x.hosts[i])
-		}
-		if err != nil {
+		s := &mem[i]
+		if err := c.steps[i].Plugin.NewStreamAt(ctx, &x.hosts[i], s); err != nil {
 			if ferr := x.failed(i, err); ferr != nil {
 				x.Close()
 				return nil, ferr

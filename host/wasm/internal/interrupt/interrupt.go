@@ -12,9 +12,10 @@
 // A host that wants a call to stop sets the global, exported as ExportName,
 // to 1 (typically from a timer goroutine); the guest traps at its next loop
 // iteration. The same check opens every function body, so recursion
-// without loops stops too (a body that reaches a loop through straight-line
-// code, with no call or branch, has that loop's check first instead). A trapped instance may be in an inconsistent
-// state and should be discarded.
+// without loops stops too (a body that reaches a loop through
+// straight-line code, with no call or branch, has that loop's check first
+// instead). A trapped instance may be in an inconsistent state and should
+// be discarded.
 //
 // # Yielding to the Go runtime
 //
