@@ -36,9 +36,9 @@ bench: build
 	$(GO) test -run '^$$' -bench . -benchmem -count 1 ./host/wasm/ ./host/gateway/ ./host/deploy/ ./host/observe/ ./host/policy/... ./sdk/go/template/
 	$(GO) run ./internal/cmd/proxybench -wasmgate $(BIN)
 
-## instr-cost: instructions and cache misses per request through the gateway (e2e benchmarks under cachegrind; deterministic where timings are not); needs valgrind. BENCH=REGEX picks the benchmarks
+## instr-cost: instructions and cache misses per request through the gateway (e2e benchmarks under cachegrind; deterministic where timings are not); needs valgrind. BENCH=REGEX picks the benchmarks, TOP=N lists each one's N costliest functions
 instr-cost:
-	$(GO) run ./internal/cmd/instrcost $(if $(BENCH),-bench '$(BENCH)')
+	$(GO) run ./internal/cmd/instrcost $(if $(BENCH),-bench '$(BENCH)') $(if $(TOP),-top $(TOP))
 
 ## conformance: the Proxy-Wasm ABI conformance suite
 conformance:

@@ -15,6 +15,7 @@
 //
 //	go run ./internal/cmd/instrcost                       # empty, 4 Go plugins, 4 C plugins
 //	go run ./internal/cmd/instrcost -bench 'RateLimit$' -n 500
+//	go run ./internal/cmd/instrcost -bench 'FourC$' -top 30  # and where
 //
 // Needs valgrind (apt-get install valgrind); `make instr-cost` runs it.
 package main
@@ -26,6 +27,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"sort"
 	"strconv"
 	"strings"
 )
@@ -33,14 +35,15 @@ import (
 func main() {
 	bench := flag.String("bench", `Gateway(EmptyPipeline|FourPlugins|FourC)$`, "the e2e benchmarks to measure (a go test -bench regular expression)")
 	n := flag.Int("n", 1000, "requests in the shorter run (the longer one makes 4×)")
+	top := flag.Int("top", 0, "also list the functions that cost the most instructions per request, this many for each benchmark")
 	flag.Parse()
-	if err := run(*bench, *n); err != nil {
+	if err := run(*bench, *n, *top); err != nil {
 		fmt.Fprintln(os.Stderr, "instrcost:", err)
 		os.Exit(1)
 	}
 }
 
-func run(bench string, n int) error {
+func run(bench string, n, top int) error {
 	if _, err := exec.LookPath("valgrind"); err != nil {
 		return fmt.Errorf("valgrind is not installed (apt-get install valgrind): %w", err)
 	}
@@ -103,8 +106,36 @@ func run(bench string, n int) error {
 		fmt.Printf("%-32s %12.0f %9.0f %9.0f %8.0f   %.0f, %.0f\n", name,
 			per("Ir", false), per("I1mr", false), per("D1mr", false), per("DLmr", false)+per("ILmr", false),
 			per("Ir", true), per("I1mr", true))
+		if top > 0 {
+			printTop(res, n, top)
+		}
 	}
 	return nil
+}
+
+// printTop lists the top functions by instructions per request (the
+// difference between the two runs), with their L1i misses.
+func printTop(res [2]profile, n, top int) {
+	type row struct {
+		fn       string
+		ir, i1mr float64
+	}
+	var rows []row
+	for fn, b := range res[1].fns {
+		a := res[0].fns[fn]
+		r := row{fn, float64(b[0]-a[0]) / float64(3*n), float64(b[1]-a[1]) / float64(3*n)}
+		if r.ir >= 1 || r.i1mr >= 1 {
+			rows = append(rows, r)
+		}
+	}
+	sort.Slice(rows, func(i, j int) bool { return rows[i].ir > rows[j].ir })
+	if len(rows) > top {
+		rows = rows[:top]
+	}
+	for _, r := range rows {
+		fmt.Printf("    %10.0f %7.0f  %s\n", r.ir, r.i1mr, r.fn)
+	}
+	fmt.Println()
 }
 
 // command runs in the e2e folder, where its tests run (go test -c
@@ -116,10 +147,12 @@ func command(name string, args ...string) *exec.Cmd {
 	return cmd
 }
 
-// profile is a cachegrind output file's event totals: all of them, and
-// those of code without a symbol (machine code compiled at run time).
+// profile is a cachegrind output file's event totals: all of them, those
+// of code without a symbol (machine code compiled at run time), and each
+// function's instructions and L1i misses.
 type profile struct {
 	total, jit map[string]int64
+	fns        map[string][2]int64
 }
 
 // readProfile parses a cachegrind output file: "events:" names the
@@ -131,7 +164,7 @@ func readProfile(path string) (profile, error) {
 		return profile{}, err
 	}
 	defer f.Close()
-	p := profile{total: map[string]int64{}, jit: map[string]int64{}}
+	p := profile{total: map[string]int64{}, jit: map[string]int64{}, fns: map[string][2]int64{}}
 	var events []string
 	var file, fn string
 	sc := bufio.NewScanner(f)
@@ -148,6 +181,7 @@ func readProfile(path string) (profile, error) {
 		case line != "" && line[0] >= '0' && line[0] <= '9':
 			fields := strings.Fields(line)
 			unnamed := file == "???" && fn == "???"
+			f := p.fns[fn]
 			for i, v := range fields[1:] {
 				if i >= len(events) {
 					break
@@ -160,7 +194,14 @@ func readProfile(path string) (profile, error) {
 				if unnamed {
 					p.jit[events[i]] += c
 				}
+				switch events[i] {
+				case "Ir":
+					f[0] += c
+				case "I1mr":
+					f[1] += c
+				}
 			}
+			p.fns[fn] = f
 		}
 	}
 	if err := sc.Err(); err != nil {
