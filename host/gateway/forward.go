@@ -52,16 +52,12 @@ func (g *Gateway) trusted(remote string) (netip.Addr, bool) {
 // only when the client is a trusted proxy (Options.TrustedProxies); from
 // anyone else it is replaced, so a client cannot make the upstream
 // believe it came from elsewhere. Via, which records hops and grants
-// nothing, is always extended.
-func (g *Gateway) setForwarded(out *http.Request, rc *reqCtx) {
+// nothing, is always extended. finishOut has removed the client's
+// X-Forwarded-* and Forwarded headers when the peer is not trusted; peer
+// is its address (invalid when RemoteAddr is not an address and port).
+func (g *Gateway) setForwarded(out *http.Request, rc *reqCtx, peer netip.Addr) {
 	r := rc.r
-	peer, trusted := g.trusted(r.RemoteAddr)
 	h := out.Header
-	if !trusted {
-		for _, k := range []string{"X-Forwarded-For", "X-Forwarded-Proto", "X-Forwarded-Host", "Forwarded"} {
-			delete(h, k)
-		}
-	}
 	ip := ""
 	if peer.IsValid() {
 		ip = peer.String()

@@ -566,9 +566,10 @@ func (g *Gateway) finishOut(out *http.Request, rc *reqCtx, body io.Reader) {
 		out.Body = nil
 		out.ContentLength = 0
 	}
-	removeHopHeaders(out.Header)
+	peer, trusted := g.trusted(r.RemoteAddr)
+	scrubHeaders(out.Header, !trusted)
 	keepTETrailers(out.Header, r.Header)
-	g.setForwarded(out, rc)
+	g.setForwarded(out, rc, peer)
 	out.Header.Set("X-Request-Id", rc.id)
 }
 

@@ -106,7 +106,7 @@ func (g *Gateway) servePipeline(ctx context.Context, w http.ResponseWriter, rc *
 	}
 	status := fieldStatus(x.RespHeaders, resp.StatusCode)
 	h := w.Header()
-	toHeader(x.RespHeaders, h)
+	toHeader(x.RespHeaders, h, false)
 	h.Set("X-Request-Id", rc.id)
 	if buffered {
 		h.Set("Content-Length", strconv.Itoa(len(x.RespBody.B)))
@@ -213,7 +213,7 @@ func (g *Gateway) writeLocal(w http.ResponseWriter, rc *reqCtx, x *pipeline.Exch
 		x.RespBody.B = l.Body
 	}
 	h := w.Header()
-	toHeader(x.RespHeaders, h)
+	toHeader(x.RespHeaders, h, false)
 	h.Set("Content-Length", strconv.Itoa(len(x.RespBody.B)))
 	h.Set("X-Request-Id", rc.id)
 	x.ResponseSent()
@@ -258,15 +258,13 @@ func (g *Gateway) pipelineRequest(ctx context.Context, rc *reqCtx, body io.Reade
 		}
 	}
 	h := make(http.Header, len(f.Pairs)+4)
-	toHeader(f, h)
 	// The forwarding headers are the gateway's (finishOut sets them from
-	// the client's, which only a trusted proxy may set); so is the
-	// request id.
+	// the client's, which only a trusted proxy may set), not the
+	// plugins'; so is the request id.
+	toHeader(f, h, true)
 	for _, k := range forwardingHeaders {
 		if v := r.Header[k]; len(v) > 0 {
 			h[k] = v
-		} else {
-			delete(h, k)
 		}
 	}
 	out.Header = h
@@ -276,3 +274,11 @@ func (g *Gateway) pipelineRequest(ctx context.Context, rc *reqCtx, body io.Reade
 
 // forwardingHeaders are the request headers setForwarded writes.
 var forwardingHeaders = [...]string{"X-Forwarded-For", "X-Forwarded-Proto", "X-Forwarded-Host", "Forwarded", "Via"}
+
+func isForwardingHeader(k string) bool {
+	switch k {
+	case "X-Forwarded-For", "X-Forwarded-Proto", "X-Forwarded-Host", "Forwarded", "Via":
+		return true
+	}
+	return false
+}

@@ -191,7 +191,9 @@ func hostGetHeaderMapValue(ctx context.Context, _ api.Module, stack []uint64) {
 	status(stack, in.returnFill(len(v), uint32(stack[3]), uint32(stack[4]), func(dst []byte) { copy(dst, v) }))
 }
 
-// readKV reads the key and value arguments of add/replace as copies.
+// readKV reads the key and value arguments of add/replace as copies,
+// the key in lower case (the way Fields keeps names, so its comparisons
+// match at the first test and Add has nothing to convert).
 func (in *instance) readKV(stack []uint64) (key, value string, st abi.Status) {
 	k, ok1 := in.read(uint32(stack[1]), uint32(stack[2]))
 	v, ok2 := in.read(uint32(stack[3]), uint32(stack[4]))
@@ -199,8 +201,16 @@ func (in *instance) readKV(stack []uint64) (key, value string, st abi.Status) {
 		return "", "", abi.StatusInvalidMemoryAccess
 	}
 	// One copy for both: a header written from a plugin is one allocation.
-	kv := string(k) + string(v)
-	return kv[:len(k)], kv[len(k):], abi.StatusOK
+	kv := make([]byte, len(k)+len(v))
+	for i, c := range k {
+		if 'A' <= c && c <= 'Z' {
+			c += 'a' - 'A'
+		}
+		kv[i] = c
+	}
+	copy(kv[len(k):], v)
+	s := bytesToString(kv)
+	return s[:len(k)], s[len(k):], abi.StatusOK
 }
 
 // hostAddHeaderMapValue is proxy_add_header_map_value(map_type, key_ptr,
