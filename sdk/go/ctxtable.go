@@ -31,20 +31,29 @@ func (t *httpTable) get(id uint32) *httpEntry {
 	return nil
 }
 
-// entry returns the entry of id, adding a zero one when there is none.
-// Its common case, a new id whose slot is free, is short enough to be
-// inlined: it runs for every request.
-func (t *httpTable) entry(id uint32) *httpEntry {
+// claim returns the zero entry of a new id when its slot is free, or nil.
+// It runs for every request and is inlined.
+func (t *httpTable) claim(id uint32) *httpEntry {
 	if s := &t.slots[id&(httpSlots-1)]; s.id == 0 && id != 0 {
 		s.id = id
 		t.n++
 		return &s.e
+	}
+	return nil
+}
+
+// entry returns the entry of id, adding a zero one when there is none.
+func (t *httpTable) entry(id uint32) *httpEntry {
+	if e := t.claim(id); e != nil {
+		return e
 	}
 	return t.entrySlow(id)
 }
 
 // entrySlow is entry when the slot is taken: by id itself or by another
 // id (spill).
+//
+//go:noinline
 func (t *httpTable) entrySlow(id uint32) *httpEntry {
 	if p := t.get(id); p != nil {
 		return p

@@ -67,8 +67,15 @@ type deleteRing struct {
 // between two of its calls.
 const deleteRingSize = 256
 
+// deleteBatch is how many ended streams wait in the ring before a
+// callback deletes them: one pass over several ids costs less than a call
+// per id (a call in a Wasm guest costs hundreds of instructions), and a
+// context that has ended is never looked up again. A new context whose
+// table slot an ended one still holds drains the ring at once (claimSlow).
+const deleteBatch = 16
+
 // takeDeletes deletes the contexts whose ids the host put in the ring
-// (deleteHTTP, inlined: this runs for every request).
+// (deleteHTTP, inlined).
 func (d *dispatcher) takeDeletes() {
 	r := &d.deletes
 	for r.tail != r.head {
@@ -78,6 +85,17 @@ func (d *dispatcher) takeDeletes() {
 			d.dropCallouts(id)
 		}
 	}
+}
+
+// claimSlow returns a new entry for HTTP context id when its slot is
+// taken (httpTable.claim failed). The slot may hold a context that ended
+// and waits in the delete ring: the ring is drained before the id spills
+// to the table's map.
+func (d *dispatcher) claimSlow(id uint32) *httpEntry {
+	if d.deletes.head != d.deletes.tail {
+		d.takeDeletes()
+	}
+	return d.https.entry(id)
 }
 
 var state = dispatcher{
@@ -331,7 +349,7 @@ func answer(a Action) uint32 {
 // deferred call with arguments costs a closure, about a thousand
 // instructions per request) that recovers only after a panic.
 func (d *dispatcher) httpCall(id uint32, cb httpCallback, size int, eos bool) (a Action) {
-	if d.deletes.head != d.deletes.tail {
+	if d.deletes.head-d.deletes.tail >= deleteBatch {
 		d.takeDeletes()
 	}
 	e := d.https.get(id)
@@ -342,7 +360,9 @@ func (d *dispatcher) httpCall(id uint32, cb httpCallback, size int, eos bool) (a
 			d.exit()
 			return ActionContinue
 		}
-		e = d.https.entry(id)
+		if e = d.https.claim(id); e == nil {
+			e = d.claimSlow(id)
+		}
 		e.rootID, e.state = parentID, httpUncreated
 	} else if e.state != httpOK {
 		if a, run := d.httpNotOK(id, e); !run {

@@ -428,41 +428,63 @@ func TestHTTPCallbacksReachTheirMethod(t *testing.T) {
 	}
 }
 
-// TestDeleteRingTakenAtNextCallback: ids the host puts in the delete ring
-// are deleted at the start of the next callback, before its context is
-// looked up, and on a proxy_on_delete (the host's call when the ring is
-// full).
-func TestDeleteRingTakenAtNextCallback(t *testing.T) {
+// TestDeleteRingTakenInBatches: ids the host puts in the delete ring are
+// deleted at a callback once deleteBatch of them wait, at once when a new
+// context's table slot is held by an ended one, and on a proxy_on_delete
+// (the host's call when the ring is full).
+func TestDeleteRingTakenInBatches(t *testing.T) {
 	d := newDispatcher(func(uint32) RootContext { return &testRoot{newHTTP: func(uint32) HTTPContext { return &testHTTP{} }} })
 	d.deletes.size = deleteRingSize
 	d.onContextCreate(1, 0)
-	for id := uint32(2); id <= 5; id++ {
-		d.httpCall(id, cbRequestHeaders, 1, true)
-	}
 	push := func(id uint32) {
 		d.deletes.ids[d.deletes.head%deleteRingSize] = id
 		d.deletes.head++
 	}
-	push(2)
-	push(3)
-	if d.https.len() != 4 {
-		t.Fatal("contexts deleted before the plugin's next callback")
+	const n = deleteBatch + 2
+	for id := uint32(2); id < 2+n; id++ {
+		d.httpCall(id, cbRequestHeaders, 1, true)
 	}
-	d.httpCall(4, cbResponseHeaders, 1, true)
-	if d.https.len() != 2 || d.https.get(2) != nil || d.https.get(3) != nil || d.deletes.tail != 2 {
-		t.Fatalf("after a callback: %d contexts, tail %d", d.https.len(), d.deletes.tail)
+	for id := uint32(2); id < 2+deleteBatch-1; id++ {
+		push(id)
 	}
-	push(4)
-	d.onDelete(5)
-	if d.https.len() != 0 || d.deletes.tail != 3 {
+	d.httpCall(2+n-1, cbResponseHeaders, 1, true)
+	if d.https.len() != n || d.deletes.tail != 0 {
+		t.Fatalf("%d ended contexts, fewer than a batch: deleted (%d left, tail %d)", deleteBatch-1, d.https.len(), d.deletes.tail)
+	}
+	push(2 + deleteBatch - 1)
+	d.httpCall(2+n-1, cbResponseHeaders, 1, true)
+	if d.https.len() != n-deleteBatch || d.https.get(2) != nil || d.deletes.tail != deleteBatch {
+		t.Fatalf("after a batch: %d contexts, tail %d", d.https.len(), d.deletes.tail)
+	}
+	push(2 + n - 2)
+	d.onDelete(2 + n - 1)
+	if d.https.len() != 0 || d.deletes.tail != deleteBatch+1 {
 		t.Fatalf("after proxy_on_delete: %d contexts, tail %d", d.https.len(), d.deletes.tail)
 	}
+
+	// A new context whose slot an ended one holds: the ring is drained,
+	// nothing spills.
+	old := uint32(1000)
+	d.httpCall(old, cbRequestHeaders, 1, true)
+	push(old)
+	d.httpCall(old+httpSlots, cbRequestHeaders, 1, true)
+	if d.https.get(old) != nil || d.https.get(old+httpSlots) == nil || d.https.spill != nil {
+		t.Fatalf("slot of an ended context: old kept %v, spilled %v", d.https.get(old) != nil, d.https.spill != nil)
+	}
+	// A live one holds it: the new one spills.
+	d.httpCall(old+2*httpSlots, cbRequestHeaders, 1, true)
+	if d.https.get(old+httpSlots) == nil || d.https.get(old+2*httpSlots) == nil || len(d.https.spill) != 1 {
+		t.Fatal("a live context lost its slot")
+	}
+
 	// The counters wrap.
 	d.deletes.head, d.deletes.tail = ^uint32(0), ^uint32(0)
-	d.httpCall(6, cbRequestHeaders, 1, true)
-	push(6)
-	d.httpCall(7, cbRequestHeaders, 1, true)
-	if d.https.get(6) != nil || d.deletes.tail != 0 {
-		t.Fatalf("across the wrap: context 6 kept, tail %d", d.deletes.tail)
+	for id := uint32(3000); id < 3000+deleteBatch; id++ {
+		d.httpCall(id, cbRequestHeaders, 1, true)
+		push(id)
+	}
+	d.httpCall(4000, cbRequestHeaders, 1, true)
+	if d.https.get(3000) != nil || d.deletes.tail != deleteBatch-1 {
+		t.Fatalf("across the wrap: context 3000 kept, tail %d", d.deletes.tail)
 	}
 }

@@ -91,3 +91,31 @@ func statusError(fn string, s abi.Status) error {
 		return &HostCallError{Func: fn, Status: s}
 	}
 }
+
+// statusErrors holds a host function's error for each status. A host call
+// wrapper that picks its error from the table instead of calling
+// statusError makes one call, to the host, and is then short enough to be
+// inlined into the plugin's code: in a Wasm guest a Go call costs a
+// hundred or more instructions and their cache lines. Statuses past the
+// table, which no Proxy-Wasm host returns, read as its last.
+type statusErrors [16]error
+
+func errorsFor(fn string) *statusErrors {
+	var t statusErrors
+	for i := range t {
+		if i != int(abi.StatusOK) {
+			t[i] = statusError(fn, abi.Status(i))
+		}
+	}
+	return &t
+}
+
+// lastStatus indexes a statusErrors' last entry: t[min(st, lastStatus)].
+const lastStatus = uint32(len(statusErrors{}) - 1)
+
+var (
+	addHeaderErrors       = errorsFor(abi.FuncAddHeaderMapValue)
+	replaceHeaderErrors   = errorsFor(abi.FuncReplaceHeaderMapValue)
+	removeHeaderErrors    = errorsFor(abi.FuncRemoveHeaderMapValue)
+	incrementMetricErrors = errorsFor(abi.FuncIncrementMetric)
+)

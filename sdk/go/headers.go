@@ -45,28 +45,30 @@ func setHeaders(t abi.MapType, pairs [][2]string) error {
 	return statusErr(abi.FuncSetHeaderMapPairs, st)
 }
 
-// addHeader, replaceHeader and removeHeader are short enough to be
-// inlined into the exported functions, and with them into the plugin's
-// code (a Go call costs a hundred or more instructions in a Wasm guest):
-// their error path is a call.
+// addHeader, replaceHeader and removeHeader, and the request and
+// response header functions written out below (the trailer ones call
+// these), are short enough to be inlined into the plugin's code: their
+// errors come from tables (statusErrors), so the one call left is the
+// host's. A Go call costs a hundred or more instructions in a Wasm guest,
+// and these run for every request.
 
 func addHeader(t abi.MapType, key, value string) error {
 	if st := proxyAddHeaderMapValue(uint32(t), key, value); st != uint32(abi.StatusOK) {
-		return statusError(abi.FuncAddHeaderMapValue, abi.Status(st))
+		return addHeaderErrors[min(st, lastStatus)]
 	}
 	return nil
 }
 
 func replaceHeader(t abi.MapType, key, value string) error {
 	if st := proxyReplaceHeaderMapValue(uint32(t), key, value); st != uint32(abi.StatusOK) {
-		return statusError(abi.FuncReplaceHeaderMapValue, abi.Status(st))
+		return replaceHeaderErrors[min(st, lastStatus)]
 	}
 	return nil
 }
 
 func removeHeader(t abi.MapType, key string) error {
 	if st := proxyRemoveHeaderMapValue(uint32(t), key); st != uint32(abi.StatusOK) {
-		return statusError(abi.FuncRemoveHeaderMapValue, abi.Status(st))
+		return removeHeaderErrors[min(st, lastStatus)]
 	}
 	return nil
 }
@@ -91,19 +93,28 @@ func SetHTTPRequestHeaders(headers [][2]string) error {
 // AddHTTPRequestHeader appends a request header value (keeping existing
 // values of the same key).
 func AddHTTPRequestHeader(key, value string) error {
-	return addHeader(abi.MapHTTPRequestHeaders, key, value)
+	if st := proxyAddHeaderMapValue(uint32(abi.MapHTTPRequestHeaders), key, value); st != uint32(abi.StatusOK) {
+		return addHeaderErrors[min(st, lastStatus)]
+	}
+	return nil
 }
 
 // ReplaceHTTPRequestHeader sets a request header to one value, adding it
 // when absent.
 func ReplaceHTTPRequestHeader(key, value string) error {
-	return replaceHeader(abi.MapHTTPRequestHeaders, key, value)
+	if st := proxyReplaceHeaderMapValue(uint32(abi.MapHTTPRequestHeaders), key, value); st != uint32(abi.StatusOK) {
+		return replaceHeaderErrors[min(st, lastStatus)]
+	}
+	return nil
 }
 
 // RemoveHTTPRequestHeader removes every value of a request header; removing
 // an absent header is not an error.
 func RemoveHTTPRequestHeader(key string) error {
-	return removeHeader(abi.MapHTTPRequestHeaders, key)
+	if st := proxyRemoveHeaderMapValue(uint32(abi.MapHTTPRequestHeaders), key); st != uint32(abi.StatusOK) {
+		return removeHeaderErrors[min(st, lastStatus)]
+	}
+	return nil
 }
 
 // GetHTTPRequestTrailer returns the first value of a request trailer, or
@@ -152,18 +163,27 @@ func SetHTTPResponseHeaders(headers [][2]string) error {
 
 // AddHTTPResponseHeader appends a response header value.
 func AddHTTPResponseHeader(key, value string) error {
-	return addHeader(abi.MapHTTPResponseHeaders, key, value)
+	if st := proxyAddHeaderMapValue(uint32(abi.MapHTTPResponseHeaders), key, value); st != uint32(abi.StatusOK) {
+		return addHeaderErrors[min(st, lastStatus)]
+	}
+	return nil
 }
 
 // ReplaceHTTPResponseHeader sets a response header to one value, adding it
 // when absent.
 func ReplaceHTTPResponseHeader(key, value string) error {
-	return replaceHeader(abi.MapHTTPResponseHeaders, key, value)
+	if st := proxyReplaceHeaderMapValue(uint32(abi.MapHTTPResponseHeaders), key, value); st != uint32(abi.StatusOK) {
+		return replaceHeaderErrors[min(st, lastStatus)]
+	}
+	return nil
 }
 
 // RemoveHTTPResponseHeader removes every value of a response header.
 func RemoveHTTPResponseHeader(key string) error {
-	return removeHeader(abi.MapHTTPResponseHeaders, key)
+	if st := proxyRemoveHeaderMapValue(uint32(abi.MapHTTPResponseHeaders), key); st != uint32(abi.StatusOK) {
+		return removeHeaderErrors[min(st, lastStatus)]
+	}
+	return nil
 }
 
 // GetHTTPResponseTrailer returns the first value of a response trailer, or

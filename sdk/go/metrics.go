@@ -38,7 +38,7 @@ func DefineCounterMetric(name string) (Counter, error) {
 // Increment adds delta to the counter.
 func (c Counter) Increment(delta uint64) error {
 	if st := proxyIncrementMetric(c.id, int64(delta)); st != uint32(abi.StatusOK) {
-		return statusError(abi.FuncIncrementMetric, abi.Status(st))
+		return incrementMetricErrors[min(st, lastStatus)]
 	}
 	return nil
 }
