@@ -297,6 +297,9 @@ type reqCtx struct {
 	caches     *Caches
 	obs        obsState
 	auth       *authDecision // the custom authorizer's answer (authorizer.go)
+	// The plugins' view of the request and response headers (a request
+	// with plugins only), kept here to save their allocations.
+	reqFields, respFields wasm.Fields
 }
 
 func (rc *reqCtx) param(name string) string {

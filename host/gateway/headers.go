@@ -97,10 +97,15 @@ func scrubHeaders(h http.Header, forwarding bool) {
 	}
 }
 
-// requestFields renders a request's headers the way Proxy-Wasm plugins see
-// them (as in Envoy): pseudo-headers first, then lower-case names.
-func requestFields(r *http.Request, scheme, path string) *wasm.Fields {
-	f := &wasm.Fields{Pairs: make([][2]string, 0, 4+len(r.Header))}
+// fieldsSpare is room for the headers plugins add, so their first adds
+// do not copy the fields.
+const fieldsSpare = 6
+
+// requestFields renders a request's headers into f the way Proxy-Wasm
+// plugins see them (as in Envoy): pseudo-headers first, then lower-case
+// names. f is the request's own (reqCtx.reqFields), not an allocation.
+func requestFields(f *wasm.Fields, r *http.Request, scheme, path string) *wasm.Fields {
+	f.Pairs = make([][2]string, 0, 4+len(r.Header)+fieldsSpare)
 	f.Pairs = append(f.Pairs,
 		[2]string{":method", r.Method},
 		[2]string{":path", path},
@@ -116,9 +121,10 @@ func requestFields(r *http.Request, scheme, path string) *wasm.Fields {
 	return f
 }
 
-// responseFields renders response headers with the ":status" pseudo-header.
-func responseFields(status string, h http.Header) *wasm.Fields {
-	f := &wasm.Fields{Pairs: make([][2]string, 0, 1+len(h))}
+// responseFields renders response headers into f with the ":status"
+// pseudo-header.
+func responseFields(f *wasm.Fields, status string, h http.Header) *wasm.Fields {
+	f.Pairs = make([][2]string, 0, 1+len(h)+fieldsSpare)
 	f.Pairs = append(f.Pairs, [2]string{":status", status})
 	for k, vs := range h {
 		lk := lowerName(k)

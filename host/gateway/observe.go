@@ -93,14 +93,14 @@ func (rc *reqCtx) startChain(ctx context.Context, op *operation) (*pipeline.Exch
 	r := rc.r
 	rc.fieldsPath = r.URL.RequestURI()
 	if !rc.obs.on {
-		return op.chain.Start(ctx, rc, requestFields(r, rc.scheme, rc.fieldsPath))
+		return op.chain.Start(ctx, rc, requestFields(&rc.reqFields, r, rc.scheme, rc.fieldsPath))
 	}
 	if n := op.chain.Len(); n <= len(rc.obs.timingBuf) {
 		rc.obs.timings = rc.obs.timingBuf[:n]
 	} else {
 		rc.obs.timings = make([]observe.PluginTiming, n)
 	}
-	x, err := op.chain.StartObserved(ctx, rc, requestFields(r, rc.scheme, rc.fieldsPath), rc)
+	x, err := op.chain.StartObserved(ctx, rc, requestFields(&rc.reqFields, r, rc.scheme, rc.fieldsPath), rc)
 	if err != nil {
 		rc.startFailed(err)
 		return nil, err

@@ -75,7 +75,7 @@ func (g *Gateway) servePipeline(ctx context.Context, w http.ResponseWriter, rc *
 	}
 	defer resp.Body.Close()
 	removeHopHeaders(resp.Header)
-	x.RespHeaders = responseFields(strconv.Itoa(resp.StatusCode), resp.Header)
+	x.RespHeaders = responseFields(&rc.respFields, strconv.Itoa(resp.StatusCode), resp.Header)
 
 	buffered := op.chain.NeedsResponseBody()
 	if buffered {

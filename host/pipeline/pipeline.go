@@ -132,7 +132,8 @@ type Exchange struct {
 	hosts   []stepHost
 	// wake is signalled when a paused step may have been resumed; one for
 	// all steps, which run one at a time (a waiting step checks its own
-	// state when woken).
+	// state when woken). Made on first use (wakeChan): most requests
+	// never pause.
 	wake chan struct{}
 	// inline holds the per-step state of a short chain, the plugins'
 	// streams included: one allocation per request instead of 4 + steps.
@@ -168,7 +169,6 @@ func (c *Chain) StartObserved(ctx context.Context, props Props, reqHeaders *wasm
 		props:      props,
 		Observer:   obs,
 		ReqHeaders: reqHeaders,
-		wake:       make(chan struct{}, 1),
 		localBy:    -1,
 	}
 	var mem []wasm.Stream // the streams themselves
@@ -258,7 +258,7 @@ func (x *Exchange) runThen(i int, ph Phase, call func(*wasm.Stream) (abi.Action,
 			return nil
 		}
 		select {
-		case <-x.wake:
+		case <-x.wakeChan():
 			s.Sync() // let the guest call that resumed us finish
 		case <-x.ctx.Done():
 			return &StepError{Plugin: x.chain.steps[i].Plugin.Info().Name, Err: fmt.Errorf("%w: %v", ErrNotResumed, x.ctx.Err())}
@@ -456,9 +456,19 @@ func (h *stepHost) UseQuota(ctx context.Context, key string, period wasm.QuotaPe
 
 func (h *stepHost) signal() {
 	select {
-	case h.x.wake <- struct{}{}:
+	case h.x.wakeChan() <- struct{}{}:
 	default:
 	}
+}
+
+// wakeChan returns x.wake, making it the first time.
+func (x *Exchange) wakeChan() chan struct{} {
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	if x.wake == nil {
+		x.wake = make(chan struct{}, 1)
+	}
+	return x.wake
 }
 
 func (h *stepHost) Headers(t abi.MapType) wasm.HeaderMap {
