@@ -45,6 +45,21 @@ type RootContext interface {
 	NewHTTPContext(contextID uint32) HTTPContext
 }
 
+// HTTPContextSharer may be implemented by a RootContext whose requests
+// keep no state of their own between callbacks (a header rule, a check
+// that answers or lets through). SharedHTTPContext is called once, after
+// OnPluginStart returns true, and every request's callbacks then run on
+// the context it returns: NewHTTPContext is not called, and the SDK keeps
+// no per-request entry (in a Wasm guest that bookkeeping costs several
+// hundred instructions per request). A nil context keeps the usual
+// NewHTTPContext per request. It applies while the instance has one root
+// context, the case of every wasmgate plugin. After a panic in one
+// request's callback, that request's later callbacks are not run (except
+// OnHTTPStreamDone), as with contexts of their own.
+type HTTPContextSharer interface {
+	SharedHTTPContext() HTTPContext
+}
+
 // HTTPContext handles one HTTP request/response. Header callbacks receive
 // the number of headers; body callbacks the size of the body buffered so
 // far; endOfStream is true when no more data follows.

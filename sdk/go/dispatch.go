@@ -50,6 +50,9 @@ type dispatcher struct {
 	// deletes is where the host puts the ids of ended HTTP streams
 	// (abi.ExportDeleteRing).
 	deletes deleteRing
+	// shared is the HTTP context every request runs on, from the one root
+	// context's SharedHTTPContext (HTTPContextSharer); nil otherwise.
+	shared HTTPContext
 }
 
 // deleteRing is the ring of abi.ExportDeleteRing; its fields are laid out
@@ -78,6 +81,10 @@ const deleteBatch = 16
 // (deleteHTTP, inlined).
 func (d *dispatcher) takeDeletes() {
 	r := &d.deletes
+	if d.https.n == 0 {
+		r.tail = r.head // nothing to delete (a shared HTTP context)
+		return
+	}
 	for r.tail != r.head {
 		id := r.ids[r.tail&(deleteRingSize-1)]
 		r.tail++
@@ -123,6 +130,7 @@ func (d *dispatcher) exit() {
 func (d *dispatcher) createRoot(id uint32) (r RootContext) {
 	d.lastRoot = id
 	d.lastRootID, d.lastRootCtx = 0, nil
+	d.shared = nil // requests are no longer all the one root's
 	if d.newRoot == nil {
 		d.roots[id] = nil
 		return nil
@@ -238,7 +246,15 @@ func (d *dispatcher) onVMStart(id uint32, size int) bool {
 }
 
 func (d *dispatcher) onConfigure(id uint32, size int) bool {
-	return d.rootCall(id, "OnPluginStart", func(r RootContext) bool { return r.OnPluginStart(size) })
+	return d.rootCall(id, "OnPluginStart", func(r RootContext) bool {
+		if !r.OnPluginStart(size) {
+			return false
+		}
+		if s, ok := r.(HTTPContextSharer); ok && len(d.roots) == 1 {
+			d.shared = s.SharedHTTPContext()
+		}
+		return true
+	})
 }
 
 func (d *dispatcher) onTick(id uint32) {
@@ -258,8 +274,14 @@ func (d *dispatcher) onDone(id uint32) bool {
 
 func (d *dispatcher) onLog(id uint32) {
 	defer d.exit()
-	e := d.http(id)
-	if e == nil || e.ctx == nil {
+	c := d.shared
+	if e := d.https.get(id); e != nil || c == nil {
+		if e = d.http(id); e == nil {
+			return
+		}
+		c = e.ctx
+	}
+	if c == nil {
 		return
 	}
 	d.current = id
@@ -268,7 +290,7 @@ func (d *dispatcher) onLog(id uint32) {
 			logPanic("OnHTTPStreamDone", p)
 		}
 	}()
-	e.ctx.OnHTTPStreamDone()
+	c.OnHTTPStreamDone()
 }
 
 func (d *dispatcher) onDelete(id uint32) {
@@ -281,6 +303,9 @@ func (d *dispatcher) onDelete(id uint32) {
 	}
 	if id == d.lastRootID {
 		d.lastRootID, d.lastRootCtx = 0, nil
+	}
+	if _, ok := d.roots[id]; ok {
+		d.shared = nil
 	}
 	delete(d.roots, id)
 	d.exit()
@@ -352,41 +377,50 @@ func (d *dispatcher) httpCall(id uint32, cb httpCallback, size int, eos bool) (a
 	if d.deletes.head-d.deletes.tail >= deleteBatch {
 		d.takeDeletes()
 	}
-	e := d.https.get(id)
-	if e == nil {
-		// A stream's first callback (lazy contexts): the usual case.
-		parentID, ok := d.lazyParent(id)
-		if !ok {
-			d.exit()
-			return ActionContinue
-		}
-		if e = d.https.claim(id); e == nil {
-			e = d.claimSlow(id)
-		}
-		e.rootID, e.state = parentID, httpUncreated
-	} else if e.state != httpOK {
-		if a, run := d.httpNotOK(id, e); !run {
-			d.exit()
-			return a
+	// With a shared context and no entries (only a request whose callback
+	// panicked has one then), there is nothing to look up.
+	c := d.shared
+	var e *httpEntry
+	if c == nil || d.https.n != 0 {
+		e = d.https.get(id)
+		if e == nil && c == nil {
+			// A stream's first callback (lazy contexts): the usual case.
+			parentID, ok := d.lazyParent(id)
+			if !ok {
+				d.exit()
+				return ActionContinue
+			}
+			if e = d.https.claim(id); e == nil {
+				e = d.claimSlow(id)
+			}
+			e.rootID, e.state = parentID, httpUncreated
+		} else if e != nil && e.state != httpOK {
+			if a, run := d.httpNotOK(id, e); !run {
+				d.exit()
+				return a
+			}
 		}
 	}
 	d.current, d.callback, d.inHTTP = id, cb, true
 	a = actionUnset
 	httpDispatcher = d
 	defer httpRecover()
-	if e.state == httpUncreated {
-		r := d.lastRootCtx
-		if e.rootID != d.lastRootID || e.rootID == 0 {
-			r = d.root(e.rootID)
+	if e != nil {
+		if e.state == httpUncreated {
+			r := d.lastRootCtx
+			if e.rootID != d.lastRootID || e.rootID == 0 {
+				r = d.root(e.rootID)
+			}
+			if r != nil {
+				e.ctx = r.NewHTTPContext(id)
+			}
+			e.state = httpOK
 		}
-		if r != nil {
-			e.ctx = r.NewHTTPContext(id)
-		}
-		e.state = httpOK
+		c = e.ctx
 	}
 	// a stays actionUnset until the callback returns: a panic returns it.
 	act := ActionContinue
-	if c := e.ctx; c != nil {
+	if c != nil {
 		switch cb {
 		case cbRequestHeaders:
 			act = c.OnHTTPRequestHeaders(size, eos)
@@ -456,7 +490,12 @@ func (d *dispatcher) httpPanicked(p any) {
 // failHTTP stops calling a context's code and answers its request with a
 // 500.
 func (d *dispatcher) failHTTP(id uint32) {
-	if e := d.https.get(id); e != nil {
+	e := d.https.get(id)
+	if e == nil && d.shared != nil {
+		e = d.https.entry(id) // deleted through the ring like any other
+		e.ctx = d.shared      // still told OnHTTPStreamDone
+	}
+	if e != nil {
 		e.state = httpFailed
 	}
 	if err := sendLocalResponse(500, panicDetails, panicHeaders, panicBody, -1); err != nil {

@@ -488,3 +488,70 @@ func TestDeleteRingTakenInBatches(t *testing.T) {
 		t.Fatalf("across the wrap: context 3000 kept, tail %d", d.deletes.tail)
 	}
 }
+
+// sharingRoot shares one HTTP context (HTTPContextSharer).
+type sharingRoot struct {
+	testRoot
+	shared *testHTTP
+}
+
+func (r *sharingRoot) SharedHTTPContext() HTTPContext { return r.shared }
+
+// TestSharedHTTPContext: with HTTPContextSharer every request runs on the
+// shared context, without NewHTTPContext or a table entry; a request
+// whose callback panicked is answered and not called again (but told
+// OnHTTPStreamDone), and its entry goes through the delete ring; a second
+// root context ends the sharing.
+func TestSharedHTTPContext(t *testing.T) {
+	shared := &testHTTP{}
+	r := &sharingRoot{shared: shared}
+	r.newHTTP = func(uint32) HTTPContext { t.Error("NewHTTPContext called with a shared context"); return nil }
+	d := newDispatcher(func(uint32) RootContext { return r })
+	d.deletes.size = deleteRingSize
+	d.onContextCreate(1, 0)
+	if !d.onVMStart(1, 0) || !d.onConfigure(1, 0) || d.shared != HTTPContext(shared) {
+		t.Fatal("the shared context was not taken after OnPluginStart")
+	}
+	for id := uint32(2); id < 6; id++ {
+		if a := Action(answer(d.httpCall(id, cbRequestHeaders, 1, true))); a != ActionPause {
+			t.Fatalf("request %d: %v", id, a)
+		}
+	}
+	if shared.calls != 4 || d.https.len() != 0 {
+		t.Fatalf("%d calls on the shared context, %d entries", shared.calls, d.https.len())
+	}
+	d.onLog(3)
+	if shared.done != 1 {
+		t.Fatal("OnHTTPStreamDone not delivered to the shared context")
+	}
+
+	shared.panicHeaders = true
+	if a := Action(answer(d.httpCall(6, cbRequestHeaders, 1, true))); a != ActionPause {
+		t.Fatalf("after a panic: %v", a)
+	}
+	shared.panicHeaders = false
+	calls := shared.calls
+	if a := Action(answer(d.httpCall(6, cbRequestHeaders, 1, true))); a != ActionContinue || shared.calls != calls {
+		t.Fatal("a failed request's callback ran again")
+	}
+	if d.httpCall(7, cbRequestHeaders, 1, true); shared.calls != calls+1 {
+		t.Fatal("another request was not run after one failed")
+	}
+	d.onLog(6)
+	if shared.done != 2 {
+		t.Fatal("the failed request was not told OnHTTPStreamDone")
+	}
+	for id := uint32(2); id < 2+deleteBatch; id++ {
+		d.deletes.ids[d.deletes.head%deleteRingSize] = id
+		d.deletes.head++
+	}
+	d.httpCall(100, cbRequestHeaders, 1, true)
+	if d.https.len() != 0 || d.deletes.tail != d.deletes.head {
+		t.Fatalf("after the ring drained: %d entries", d.https.len())
+	}
+
+	d.onContextCreate(50, 0)
+	if d.shared != nil {
+		t.Fatal("a second root context kept the sharing")
+	}
+}

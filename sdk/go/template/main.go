@@ -78,7 +78,7 @@ type rootContext struct {
 	cfg      config
 	requests sdk.Counter
 	counting bool
-	http     httpContext // every request's context (see NewHTTPContext)
+	http     httpContext // every request's context (see SharedHTTPContext)
 }
 
 // OnPluginStart reads and validates the configuration. Returning false
@@ -106,12 +106,19 @@ func (r *rootContext) OnPluginStart(configSize int) bool {
 	return true
 }
 
-// NewHTTPContext is called for every request. This plugin keeps no state
-// per request, so every request shares one context: no allocation per
-// request, which in a Wasm guest costs more than the rest of the
-// callbacks. A plugin that remembers something between its callbacks
-// returns a new context here instead (&httpContext{root: r, ...}).
-func (r *rootContext) NewHTTPContext(contextID uint32) sdk.HTTPContext {
+// SharedHTTPContext gives every request the same context
+// (sdk.HTTPContextSharer): this plugin keeps no state per request, so the
+// SDK creates no context and keeps no entry per request, which in a Wasm
+// guest costs more than the rest of the callbacks. A plugin that
+// remembers something between its callbacks leaves this out and returns
+// a new context from NewHTTPContext (&httpContext{root: r, ...}).
+func (r *rootContext) SharedHTTPContext() sdk.HTTPContext { return r.httpContext() }
+
+// NewHTTPContext is the same shared context, for a host that runs several
+// root contexts in one instance (where the SDK does not share).
+func (r *rootContext) NewHTTPContext(contextID uint32) sdk.HTTPContext { return r.httpContext() }
+
+func (r *rootContext) httpContext() *httpContext {
 	if r.http.root == nil {
 		r.http.root = r
 	}
