@@ -58,6 +58,11 @@ func (r *root) OnPluginStart(int) bool {
 	return true
 }
 
+// SharedHTTPContext gives every request the one context (the plugin keeps
+// nothing per request): the SDK then keeps no entry per request
+// (sdk.HTTPContextSharer).
+func (r *root) SharedHTTPContext() sdk.HTTPContext { return r.NewHTTPContext(0) }
+
 // NewHTTPContext returns the root's one context: it keeps nothing per
 // request, and an allocation per request costs a Wasm guest more than the
 // rest of its callbacks.
