@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strings"
 	"time"
+	"unsafe"
 
 	"github.com/wasmgate/wasmgate/abi"
 )
@@ -277,6 +278,36 @@ type HeaderMap interface {
 // lower case (HTTP/2 style). It is what tests and http-call responses use.
 type Fields struct {
 	Pairs [][2]string
+	// buf holds the bytes of names and values plugins wrote (intern): one
+	// allocation for several writes instead of one each. Bytes once
+	// handed out are never written again; a Fields is therefore never
+	// copied by value once written to (the copies would share buf).
+	buf []byte
+}
+
+// internChunk is the size of a chunk of Fields.buf.
+const internChunk = 256
+
+// intern returns copies of k (in lower case) and v as strings, from f's
+// own buffer.
+func (f *Fields) intern(k, v []byte) (key, value string) {
+	n := len(k) + len(v)
+	if n == 0 {
+		return "", ""
+	}
+	if cap(f.buf)-len(f.buf) < n {
+		f.buf = make([]byte, 0, max(internChunk, n))
+	}
+	start := len(f.buf)
+	f.buf = append(append(f.buf, k...), v...)
+	name := f.buf[start : start+len(k)]
+	for i, c := range name {
+		if 'A' <= c && c <= 'Z' {
+			name[i] = c + 'a' - 'A'
+		}
+	}
+	s := unsafe.String(&f.buf[start], n)
+	return s[:len(k)], s[len(k):]
 }
 
 // NewFields returns a Fields holding a copy of pairs with lower-cased keys.

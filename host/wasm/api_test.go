@@ -1,6 +1,8 @@
 package wasm
 
 import (
+	"bytes"
+	"fmt"
 	"strings"
 	"testing"
 )
@@ -41,5 +43,38 @@ func TestFieldsKeys(t *testing.T) {
 		if f.Pairs[i] != want[i] {
 			t.Fatalf("pairs %q, want %q", f.Pairs, want)
 		}
+	}
+}
+
+// TestFieldsIntern: names and values written from guest memory are
+// copies (the guest's bytes may change), keys in lower case, and earlier
+// ones stay intact as the buffer fills and moves to a new chunk.
+func TestFieldsIntern(t *testing.T) {
+	f := &Fields{}
+	guest := make([]byte, 64)
+	var want [][2]string
+	for i := range 100 {
+		k := fmt.Sprintf("X-Header-%d", i)
+		v := strings.Repeat(string(rune('a'+i%26)), i%40)
+		n := copy(guest, k)
+		copy(guest[n:], v)
+		gk, gv := f.intern(guest[:n], guest[n:n+len(v)])
+		clear(guest) // the guest reuses its memory
+		f.Add(gk, gv)
+		want = append(want, [2]string{strings.ToLower(k), v})
+	}
+	big := bytes.Repeat([]byte("v"), 3*internChunk)
+	bk, bv := f.intern([]byte("Big"), big)
+	big[0] = 'x'
+	if bk != "big" || bv != strings.Repeat("v", 3*internChunk) {
+		t.Fatalf("a write larger than a chunk: %q %d bytes", bk, len(bv))
+	}
+	for i, p := range want {
+		if f.Pairs[i] != p {
+			t.Fatalf("pair %d is %q, want %q", i, f.Pairs[i], p)
+		}
+	}
+	if k, v := f.intern(nil, nil); k != "" || v != "" {
+		t.Fatal("empty write")
 	}
 }

@@ -193,24 +193,20 @@ func hostGetHeaderMapValue(ctx context.Context, _ api.Module, stack []uint64) {
 
 // readKV reads the key and value arguments of add/replace as copies,
 // the key in lower case (the way Fields keeps names, so its comparisons
-// match at the first test and Add has nothing to convert).
-func (in *instance) readKV(stack []uint64) (key, value string, st abi.Status) {
+// match at the first test and Add has nothing to convert). A Fields map
+// keeps the copies in its own buffer (Fields.intern).
+func (in *instance) readKV(m HeaderMap, stack []uint64) (key, value string, st abi.Status) {
 	k, ok1 := in.read(uint32(stack[1]), uint32(stack[2]))
 	v, ok2 := in.read(uint32(stack[3]), uint32(stack[4]))
 	if !ok1 || !ok2 {
 		return "", "", abi.StatusInvalidMemoryAccess
 	}
-	// One copy for both: a header written from a plugin is one allocation.
-	kv := make([]byte, len(k)+len(v))
-	for i, c := range k {
-		if 'A' <= c && c <= 'Z' {
-			c += 'a' - 'A'
-		}
-		kv[i] = c
+	f, ok := m.(*Fields)
+	if !ok {
+		f = &Fields{}
 	}
-	copy(kv[len(k):], v)
-	s := bytesToString(kv)
-	return s[:len(k)], s[len(k):], abi.StatusOK
+	key, value = f.intern(k, v)
+	return key, value, abi.StatusOK
 }
 
 // hostAddHeaderMapValue is proxy_add_header_map_value(map_type, key_ptr,
@@ -232,7 +228,7 @@ func writeKV(in *instance, stack []uint64, op func(HeaderMap, string, string)) {
 	m, st := in.headerMap(abi.MapType(uint32(stack[0])), true)
 	if st == abi.StatusOK {
 		var k, v string
-		if k, v, st = in.readKV(stack); st == abi.StatusOK {
+		if k, v, st = in.readKV(m, stack); st == abi.StatusOK {
 			op(m, k, v)
 		}
 	}
