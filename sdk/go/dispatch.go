@@ -440,6 +440,23 @@ func (d *dispatcher) httpCall(id uint32, cb httpCallback, size int, eos bool) (a
 	return act
 }
 
+// httpShared starts callback cb of context id on the shared HTTP context
+// and returns it, when nothing needs looking up (HTTPContextSharer, and
+// no request with a failed callback pending deletion); nil otherwise, and
+// httpCall runs the callback. Inlined into the header exports, which then
+// call the plugin directly: in a Wasm guest a call level costs a couple
+// of hundred instructions per callback.
+func (d *dispatcher) httpShared(id uint32, cb httpCallback) HTTPContext {
+	c := d.shared
+	if c == nil || d.https.n != 0 {
+		return nil
+	}
+	d.deletes.tail = d.deletes.head // no entries: nothing to delete
+	d.current, d.callback, d.inHTTP = id, cb, true
+	httpDispatcher = d
+	return c
+}
+
 // httpNotOK handles an HTTP callback whose context is not in order (its
 // state is not httpOK). run reports whether the callback goes on; when it
 // does not, a is the callback's answer.

@@ -49,9 +49,22 @@ func proxyOnLog(contextID uint32) { state.onLog(contextID) }
 //go:wasmexport proxy_on_delete
 func proxyOnDelete(contextID uint32) { state.onDelete(contextID) }
 
+// The header callbacks, every request's, run a shared HTTP context
+// without httpCall's level (httpShared): the same steps, the callback
+// called here. a is PAUSE until it returns, the answer after a panic
+// (httpRecover answered the request with a 500).
+
 //go:wasmexport proxy_on_request_headers
-func proxyOnRequestHeaders(contextID, numHeaders, endOfStream uint32) uint32 {
-	return answer(state.httpCall(contextID, cbRequestHeaders, int(numHeaders), endOfStream != 0))
+func proxyOnRequestHeaders(contextID, numHeaders, endOfStream uint32) (a uint32) {
+	c := state.httpShared(contextID, cbRequestHeaders)
+	if c == nil {
+		return answer(state.httpCall(contextID, cbRequestHeaders, int(numHeaders), endOfStream != 0))
+	}
+	a = uint32(ActionPause)
+	defer httpRecover()
+	a = uint32(c.OnHTTPRequestHeaders(int(numHeaders), endOfStream != 0))
+	state.inHTTP = false
+	return a
 }
 
 //go:wasmexport proxy_on_request_body
@@ -65,8 +78,16 @@ func proxyOnRequestTrailers(contextID, numTrailers uint32) uint32 {
 }
 
 //go:wasmexport proxy_on_response_headers
-func proxyOnResponseHeaders(contextID, numHeaders, endOfStream uint32) uint32 {
-	return answer(state.httpCall(contextID, cbResponseHeaders, int(numHeaders), endOfStream != 0))
+func proxyOnResponseHeaders(contextID, numHeaders, endOfStream uint32) (a uint32) {
+	c := state.httpShared(contextID, cbResponseHeaders)
+	if c == nil {
+		return answer(state.httpCall(contextID, cbResponseHeaders, int(numHeaders), endOfStream != 0))
+	}
+	a = uint32(ActionPause)
+	defer httpRecover()
+	a = uint32(c.OnHTTPResponseHeaders(int(numHeaders), endOfStream != 0))
+	state.inHTTP = false
+	return a
 }
 
 //go:wasmexport proxy_on_response_body

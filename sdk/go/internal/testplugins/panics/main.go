@@ -3,7 +3,8 @@
 // response phase of /panic-response, and in NewHTTPContext for the
 // request after /arm-create-panic. Other requests get an x-ok response
 // header and x-served, the number of requests this instance has seen,
-// proving its state survived the panics.
+// proving its state survived the panics. With the configuration "shared"
+// every request runs on one shared context (sdk.HTTPContextSharer).
 package main
 
 import (
@@ -22,6 +23,21 @@ type root struct {
 	sdk.DefaultRootContext
 	served    int
 	panicNext bool
+	shared    bool
+}
+
+func (r *root) OnPluginStart(int) bool {
+	cfg, _ := sdk.GetPluginConfiguration()
+	r.shared = string(cfg) == "shared"
+	return true
+}
+
+// SharedHTTPContext is nil (a context per request) unless configured.
+func (r *root) SharedHTTPContext() sdk.HTTPContext {
+	if !r.shared {
+		return nil
+	}
+	return &ctx{root: r}
 }
 
 func (r *root) NewHTTPContext(uint32) sdk.HTTPContext {
