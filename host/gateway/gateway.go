@@ -300,6 +300,8 @@ type reqCtx struct {
 	// The plugins' view of the request and response headers (a request
 	// with plugins only), kept here to save their allocations.
 	reqFields, respFields wasm.Fields
+	// forwarded: the client sent forwarding headers (requestFields).
+	forwarded bool
 }
 
 func (rc *reqCtx) param(name string) string {

@@ -104,7 +104,9 @@ const fieldsSpare = 6
 // requestFields renders a request's headers into f the way Proxy-Wasm
 // plugins see them (as in Envoy): pseudo-headers first, then lower-case
 // names. f is the request's own (reqCtx.reqFields), not an allocation.
-func requestFields(f *wasm.Fields, r *http.Request, scheme, path string) *wasm.Fields {
+// forwarded reports whether the request has a forwarding header
+// (pipelineRequest copies them only then).
+func requestFields(f *wasm.Fields, r *http.Request, scheme, path string) (_ *wasm.Fields, forwarded bool) {
 	f.Pairs = make([][2]string, 0, 4+len(r.Header)+fieldsSpare)
 	f.Pairs = append(f.Pairs,
 		[2]string{":method", r.Method},
@@ -117,8 +119,9 @@ func requestFields(f *wasm.Fields, r *http.Request, scheme, path string) *wasm.F
 		for _, v := range vs {
 			f.Pairs = append(f.Pairs, [2]string{lk, v})
 		}
+		forwarded = forwarded || isForwardingHeader(k)
 	}
-	return f
+	return f, forwarded
 }
 
 // responseFields renders response headers into f with the ":status"

@@ -262,9 +262,9 @@ func (g *Gateway) pipelineRequest(ctx context.Context, rc *reqCtx, body io.Reade
 	// the client's, which only a trusted proxy may set), not the
 	// plugins'; so is the request id.
 	toHeader(f, h, true)
-	for _, k := range forwardingHeaders {
-		if v := r.Header[k]; len(v) > 0 {
-			h[k] = v
+	for i := 0; rc.forwarded && i < len(forwardingHeaders); i++ {
+		if v := r.Header[forwardingHeaders[i]]; len(v) > 0 {
+			h[forwardingHeaders[i]] = v
 		}
 	}
 	out.Header = h

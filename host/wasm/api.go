@@ -299,14 +299,16 @@ func (f *Fields) intern(k, v []byte) (key, value string) {
 		f.buf = make([]byte, 0, max(internChunk, n))
 	}
 	start := len(f.buf)
-	f.buf = append(append(f.buf, k...), v...)
-	name := f.buf[start : start+len(k)]
-	for i, c := range name {
+	f.buf = f.buf[:start+n]
+	b := f.buf[start:]
+	for i, c := range k {
 		if 'A' <= c && c <= 'Z' {
-			name[i] = c + 'a' - 'A'
+			c += 'a' - 'A'
 		}
+		b[i] = c
 	}
-	s := unsafe.String(&f.buf[start], n)
+	copy(b[len(k):], v)
+	s := unsafe.String(&b[0], n)
 	return s[:len(k)], s[len(k):]
 }
 
