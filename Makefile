@@ -34,7 +34,7 @@ test-long:
 ## bench: host micro-benchmarks (ns/op, allocs/op), then wasmgate vs httputil.ReverseProxy on one upstream
 bench: build
 	$(GO) test -run '^$$' -bench . -benchmem -count 1 ./host/wasm/ ./host/gateway/ ./host/deploy/ ./host/observe/ ./host/policy/... ./sdk/go/template/
-	$(GO) run ./internal/cmd/proxybench -wasmgate $(BIN)
+	$(GO) run ./internal/cmd/proxybench -wasmgate $(BIN) -rounds 5
 
 ## instr-cost: instructions and cache misses per request through the gateway (e2e benchmarks under cachegrind; deterministic where timings are not); needs valgrind. BENCH=REGEX picks the benchmarks, TOP=N lists each one's N costliest functions
 instr-cost:
