@@ -18,7 +18,9 @@
 //	}
 //
 // The root context (one per plugin instance) reads the configuration in
-// OnPluginStart and creates one HTTPContext per request in NewHTTPContext.
+// OnPluginStart and creates one HTTPContext per request in NewHTTPContext,
+// or, for a plugin that keeps nothing per request, gives one context for
+// all of them (HTTPContextSharer, the cheaper path).
 // Embed DefaultRootContext and DefaultHTTPContext to implement only the
 // callbacks you need. Host calls (headers, bodies, properties, shared data,
 // queues, metrics, HTTP callouts, logging) are package functions that act
