@@ -9,7 +9,10 @@
 // req/s, p50/p99 latency and proxy CPU per request, with ratios to the
 // baseline. The targets run in several interleaved rounds and each
 // reports its median round: on a shared machine one noisy phase would
-// otherwise decide a ratio.
+// otherwise decide a ratio. The main comparisons are also given round by
+// round (plugins and rate-limit against the empty pipeline, the empty
+// pipeline against the baseline), each round's targets having shared the
+// machine's phase.
 //
 //	go run ./internal/cmd/proxybench -wasmgate bin/wasmgate
 //
@@ -79,13 +82,8 @@ func main() {
 	defer os.RemoveAll(dir)
 
 	certFile, keyFile := writeCert(dir)
-	type target struct {
-		name string
-		cmd  func(port string) *exec.Cmd
-		tls  string // "": plain HTTP/1.1; "h1" or "h2": over TLS
-	}
 	targets := []target{
-		{"ReverseProxy (baseline)", func(port string) *exec.Cmd {
+		{nameBaseline, func(port string) *exec.Cmd {
 			return exec.Command(self, "baseline", "127.0.0.1:"+port, up)
 		}, ""},
 		{nameEmpty, func(port string) *exec.Cmd {
@@ -143,6 +141,7 @@ func main() {
 			runs[i] = append(runs[i], measure(tg.name, tg.cmd, tg.tls, *conns, *warmup, *duration))
 		}
 	}
+	paired := pairedRatios(targets, runs)
 	var results []result
 	for i, rs := range runs {
 		sort.Slice(rs, func(a, b int) bool { return rs[a].rps() < rs[b].rps() })
@@ -157,6 +156,42 @@ func main() {
 	}
 	fmt.Println()
 	report(results)
+	if paired != "" {
+		fmt.Print(paired)
+	}
+}
+
+// pairedRatios compares targets round by round: a round measures every
+// target within a minute, so a slow phase of the machine slows a round's
+// targets together, and the ratio within a round is steadier than the
+// ratio of two medians taken from different rounds.
+func pairedRatios(targets []target, runs [][]result) string {
+	idx := map[string]int{}
+	for i, tg := range targets {
+		idx[tg.name] = i
+	}
+	var b strings.Builder
+	for _, c := range [][2]string{{namePlugins, nameEmpty}, {nameRateLimit, nameEmpty}, {nameEmpty, nameBaseline}} {
+		i, ok1 := idx[c[0]]
+		j, ok2 := idx[c[1]]
+		if !ok1 || !ok2 || len(runs[i]) < 2 {
+			continue
+		}
+		var rs []float64
+		for k := range runs[i] {
+			rs = append(rs, runs[i][k].rps()/runs[j][k].rps())
+		}
+		sort.Float64s(rs)
+		var each []string
+		for _, r := range rs {
+			each = append(each, fmt.Sprintf("%.2f", r))
+		}
+		if b.Len() == 0 {
+			b.WriteString("\nper round (same-round ratios of req/s, sorted):\n")
+		}
+		fmt.Fprintf(&b, "  %s vs %s: %s (median %.2f)\n", c[0], c[1], strings.Join(each, " "), rs[len(rs)/2])
+	}
+	return b.String()
 }
 
 // measure starts a target, warms it up, and loads it for d.
@@ -394,7 +429,15 @@ func report(rs []result) {
 }
 
 // The names of the targets the report compares.
+// target is one proxy under load.
+type target struct {
+	name string
+	cmd  func(port string) *exec.Cmd
+	tls  string // "": plain HTTP/1.1; "h1" or "h2": over TLS
+}
+
 const (
+	nameBaseline  = "ReverseProxy (baseline)"
 	nameEmpty     = "wasmgate, empty pipeline"
 	nameLog       = "wasmgate, empty, JSON log"
 	namePlugins   = "wasmgate, Wasm plugins"
