@@ -176,7 +176,11 @@ func (d *dispatcher) onContextCreate(id, parentID uint32) {
 func (d *dispatcher) newHTTP(id, parentID uint32) *httpEntry {
 	r := d.root(parentID)
 	e := httpEntry{rootID: parentID}
-	if r != nil {
+	if d.shared != nil {
+		// A host that announces every context (no lazy contexts) still
+		// gets the shared one.
+		e.ctx = d.shared
+	} else if r != nil {
 		d.current = id
 		func() {
 			defer func() {

@@ -550,6 +550,14 @@ func TestSharedHTTPContext(t *testing.T) {
 		t.Fatalf("after the ring drained: %d entries", d.https.len())
 	}
 
+	// A host that announces HTTP contexts (proxy_on_context_create) gets
+	// the shared one for them too.
+	d.onContextCreate(200, 1)
+	d.httpCall(200, cbRequestHeaders, 1, true)
+	if e := d.https.get(200); e == nil || e.ctx != HTTPContext(shared) || shared.calls != calls+3 {
+		t.Fatal("an announced context did not run on the shared one")
+	}
+
 	d.onContextCreate(50, 0)
 	if d.shared != nil {
 		t.Fatal("a second root context kept the sharing")
