@@ -104,9 +104,9 @@ const fieldsSpare = 6
 // requestFields renders a request's headers into f the way Proxy-Wasm
 // plugins see them (as in Envoy): pseudo-headers first, then lower-case
 // names. f is the request's own (reqCtx.reqFields), not an allocation.
-// forwarded reports whether the request has a forwarding header
+// It reports whether the request has a forwarding header
 // (pipelineRequest copies them only then).
-func requestFields(f *wasm.Fields, r *http.Request, scheme, path string) (_ *wasm.Fields, forwarded bool) {
+func requestFields(f *wasm.Fields, r *http.Request, scheme, path string) (forwarded bool) {
 	f.Pairs = make([][2]string, 0, 4+len(r.Header)+fieldsSpare)
 	f.Pairs = append(f.Pairs,
 		[2]string{":method", r.Method},
@@ -121,7 +121,7 @@ func requestFields(f *wasm.Fields, r *http.Request, scheme, path string) (_ *was
 		}
 		forwarded = forwarded || isForwardingHeader(k)
 	}
-	return f, forwarded
+	return forwarded
 }
 
 // responseFields renders response headers into f with the ":status"

@@ -71,6 +71,11 @@ func TestScrubHeaders(t *testing.T) {
 		slices.Sort(ks)
 		return strings.Join(ks, ",")
 	}
+	for _, k := range forwardingHeaders {
+		if !isForwardingHeader(k) {
+			t.Errorf("isForwardingHeader(%q) is false: the switch and forwardingHeaders disagree", k)
+		}
+	}
 	for _, tc := range []struct {
 		forwarding bool
 		want       string

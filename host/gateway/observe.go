@@ -92,17 +92,16 @@ func (g *Gateway) callIntegration(op *operation, rc *reqCtx, out *http.Request) 
 func (rc *reqCtx) startChain(ctx context.Context, op *operation) (*pipeline.Exchange, error) {
 	r := rc.r
 	rc.fieldsPath = r.URL.RequestURI()
-	f, fwd := requestFields(&rc.reqFields, r, rc.scheme, rc.fieldsPath)
-	rc.forwarded = fwd
+	rc.forwarded = requestFields(&rc.reqFields, r, rc.scheme, rc.fieldsPath)
 	if !rc.obs.on {
-		return op.chain.Start(ctx, rc, f)
+		return op.chain.Start(ctx, rc, &rc.reqFields)
 	}
 	if n := op.chain.Len(); n <= len(rc.obs.timingBuf) {
 		rc.obs.timings = rc.obs.timingBuf[:n]
 	} else {
 		rc.obs.timings = make([]observe.PluginTiming, n)
 	}
-	x, err := op.chain.StartObserved(ctx, rc, f, rc)
+	x, err := op.chain.StartObserved(ctx, rc, &rc.reqFields, rc)
 	if err != nil {
 		rc.startFailed(err)
 		return nil, err

@@ -262,9 +262,11 @@ func (g *Gateway) pipelineRequest(ctx context.Context, rc *reqCtx, body io.Reade
 	// the client's, which only a trusted proxy may set), not the
 	// plugins'; so is the request id.
 	toHeader(f, h, true)
-	for i := 0; rc.forwarded && i < len(forwardingHeaders); i++ {
-		if v := r.Header[forwardingHeaders[i]]; len(v) > 0 {
-			h[forwardingHeaders[i]] = v
+	if rc.forwarded {
+		for _, k := range forwardingHeaders {
+			if v := r.Header[k]; len(v) > 0 {
+				h[k] = v
+			}
 		}
 	}
 	out.Header = h
@@ -272,7 +274,8 @@ func (g *Gateway) pipelineRequest(ctx context.Context, rc *reqCtx, body io.Reade
 	return out
 }
 
-// forwardingHeaders are the request headers setForwarded writes.
+// forwardingHeaders are the request headers setForwarded writes;
+// isForwardingHeader is the same set as a switch.
 var forwardingHeaders = [...]string{"X-Forwarded-For", "X-Forwarded-Proto", "X-Forwarded-Host", "Forwarded", "Via"}
 
 func isForwardingHeader(k string) bool {
